@@ -1,0 +1,76 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Json;
+
+namespace NativeLayers.Loading;
+
+/// <summary>A tensor to write: raw little-endian bytes with their dtype and shape.</summary>
+public sealed record TensorData(string Name, DType DType, long[] Shape, ReadOnlyMemory<byte> Bytes)
+{
+    public static TensorData FromFloats(string name, long[] shape, float[] values) =>
+        new(name, DType.F32, shape, MemoryMarshal.AsBytes(values.AsSpan()).ToArray());
+
+    public static TensorData FromInt64(string name, long[] shape, long[] values) =>
+        new(name, DType.I64, shape, MemoryMarshal.AsBytes(values.AsSpan()).ToArray());
+}
+
+/// <summary>
+/// Writes safetensors files the way the reference implementation does: 8-byte little-endian header length, a
+/// compact JSON header with <c>__metadata__</c> first, padded with spaces to a multiple of 8, then the data.
+/// </summary>
+public static class SafetensorsWriter
+{
+    public static void Write(string path, IEnumerable<TensorData> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        var list = tensors.ToList();
+        byte[] header = BuildHeader(list, metadata);
+        string? dir = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (dir != null) Directory.CreateDirectory(dir);
+        using var stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
+        Span<byte> length = stackalloc byte[8];
+        BitConverter.TryWriteBytes(length, (ulong)header.Length);
+        stream.Write(length);
+        stream.Write(header);
+        foreach (var t in list) stream.Write(t.Bytes.Span);
+    }
+
+    private static byte[] BuildHeader(List<TensorData> tensors, IReadOnlyDictionary<string, string>? metadata)
+    {
+        var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        {
+            json.WriteStartObject();
+            if (metadata is { Count: > 0 })
+            {
+                json.WriteStartObject("__metadata__");
+                foreach (var (k, v) in metadata) json.WriteString(k, v);
+                json.WriteEndObject();
+            }
+            long offset = 0;
+            var names = new HashSet<string>();
+            foreach (var t in tensors)
+            {
+                if (t.Name == "__metadata__" || !names.Add(t.Name))
+                    throw new NativeLayersException($"cannot write tensor '{t.Name}': the name is reserved or repeated.");
+                long elements = t.Shape.Aggregate(1L, (a, b) => a * b);
+                if (elements * t.DType.SizeOf() != t.Bytes.Length)
+                    throw new NativeLayersException($"cannot write tensor '{t.Name}': shape {SafetensorsHeader.FormatShape(t.Shape)} of {t.DType} needs {elements * t.DType.SizeOf()} bytes, got {t.Bytes.Length}.");
+                json.WriteStartObject(t.Name);
+                json.WriteString("dtype", t.DType.Name());
+                json.WriteStartArray("shape");
+                foreach (var d in t.Shape) json.WriteNumberValue(d);
+                json.WriteEndArray();
+                json.WriteStartArray("data_offsets");
+                json.WriteNumberValue(offset);
+                json.WriteNumberValue(offset + t.Bytes.Length);
+                json.WriteEndArray();
+                json.WriteEndObject();
+                offset += t.Bytes.Length;
+            }
+            json.WriteEndObject();
+        }
+        int padded = (int)((buffer.Length + 7) / 8 * 8);
+        while (buffer.Length < padded) buffer.WriteByte((byte)' ');
+        return buffer.ToArray();
+    }
+}
