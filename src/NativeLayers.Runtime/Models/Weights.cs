@@ -1,0 +1,61 @@
+using NativeLayers.Backends;
+using NativeLayers.Backends.Cpu;
+
+namespace NativeLayers.Runtime.Models;
+
+/// <summary>
+/// A linear layer whose weight may be stored as several tensors stacked along the output dimension (q, k, v
+/// written into one fused buffer; gate and up likewise) or as one fused tensor. Bias is optional.
+/// </summary>
+public sealed unsafe class Linear
+{
+    public WeightMatrix[] Parts { get; }
+    public PinnedBuffer? Bias { get; }
+    public int InFeatures { get; }
+    public int OutFeatures { get; }
+
+    public Linear(WeightMatrix[] parts, PinnedBuffer? bias)
+    {
+        Parts = parts;
+        Bias = bias;
+        InFeatures = parts[0].Cols;
+        OutFeatures = parts.Sum(p => p.Rows);
+    }
+
+    public long ByteLength => Parts.Sum(p => p.ByteLength);
+
+    /// <summary>y[rows, OutFeatures] (+)= x[rows, InFeatures] · Wᵀ + b.</summary>
+    public void Apply(WorkerPool pool, float* x, int xStride, int rows, float* y, int yStride, bool accumulate = false)
+    {
+        int offset = 0;
+        foreach (var part in Parts)
+        {
+            float* bias = Bias == null ? null : Bias.Pointer + offset;
+            MatMul.Run(pool, x, xStride, rows, part, bias, y + offset, yStride, accumulate);
+            offset += part.Rows;
+        }
+    }
+}
+
+/// <summary>Norm parameters; RMSNorm has no bias. Gemma's (1 + w) is folded into Weight at load.</summary>
+public sealed record NormWeights(PinnedBuffer Weight, PinnedBuffer? Bias);
+
+public sealed class BlockWeights
+{
+    public required NormWeights AttentionNorm { get; init; }
+    /// <summary>Fused projection producing [q (heads·headDim) | k (kvHeads·headDim) | v (kvHeads·headDim)].</summary>
+    public required Linear Qkv { get; init; }
+    public required Linear Output { get; init; }
+    public required NormWeights MlpNorm { get; init; }
+    /// <summary>[gate | up] for gated MLPs, [up] otherwise.</summary>
+    public required Linear Up { get; init; }
+    public required Linear Down { get; init; }
+}
+
+public sealed class ModelWeights
+{
+    public required WeightMatrix Embedding { get; init; }
+    public required BlockWeights[] Blocks { get; init; }
+    public required NormWeights FinalNorm { get; init; }
+    public required Linear Head { get; init; }
+}

@@ -1,0 +1,11 @@
+namespace NativeLayers.Runtime;
+
+/// <summary>A sequence being run incrementally: its tokens so far and their cached keys and values.</summary>
+public sealed class Sequence
+{
+    internal Sequence(KvCache cache) => Cache = cache;
+
+    public KvCache Cache { get; }
+    public List<int> Tokens { get; } = [];
+    public int Length => Cache.Length;
+}

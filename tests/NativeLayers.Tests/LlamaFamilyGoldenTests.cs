@@ -1,0 +1,59 @@
+using System.Text.Json;
+using NativeLayers.Loading;
+using NativeLayers.Runtime;
+using NativeLayers.Runtime.Generation;
+
+namespace NativeLayers.Tests;
+
+/// <summary>The forward pass against Hugging Face transformers' own outputs for every Llama-family fixture.</summary>
+public class LlamaFamilyGoldenTests
+{
+    public static TheoryData<string, string> Cases()
+    {
+        var data = new TheoryData<string, string>();
+        foreach (var fixture in new[] { "llama", "llama-f16", "llama-bf16", "qwen2", "mistral", "mistral-swa", "gemma", "phi3" })
+            foreach (var golden in new[] { "golden.safetensors", "golden_single.safetensors" })
+                data.Add(fixture, golden);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void HiddenStatesAndLogitsMatchTransformers(string fixture, string goldenFile)
+    {
+        using var model = Transformer.Load(SharedData.Fixture(fixture));
+        using var golden = SafetensorsFile.Open(Path.Combine(SharedData.Fixture(fixture), goldenFile));
+        var batch = SharedData.Rows(golden.ReadInt64("input_ids"), SharedData.ShapeOf(golden, "input_ids"));
+        var result = model.Forward(batch);
+        int layers = model.Layers;
+
+        for (int i = 0; i < layers; i++)
+            SharedData.AssertClose(golden.ReadFloat32($"hidden_states.{i}"), result.Residual.Slot(i), $"{fixture} slot {i}");
+        SharedData.AssertClose(golden.ReadFloat32("residual_final_prenorm"), result.Residual.Slot(layers), $"{fixture} raw final residual");
+        SharedData.AssertClose(golden.ReadFloat32($"hidden_states.{layers}"), model.FinalNorm(result.Residual.Slot(layers)), $"{fixture} final norm");
+        SharedData.AssertClose(golden.ReadFloat32("logits"), result.Logits, $"{fixture} logits");
+    }
+
+    [Theory]
+    [InlineData("llama")]
+    [InlineData("qwen2")]
+    [InlineData("mistral")]
+    [InlineData("mistral-swa")]
+    [InlineData("gemma")]
+    [InlineData("phi3")]
+    public void GreedyGenerationWithKvCacheMatchesTransformers(string fixture)
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(SharedData.Fixture(fixture), "generate.json")));
+        int[] prompt = doc.RootElement.GetProperty("prompt_ids").EnumerateArray().Select(e => e.GetInt32()).ToArray();
+        int[] expected = doc.RootElement.GetProperty("new_token_ids").EnumerateArray().Select(e => e.GetInt32()).ToArray();
+        using var model = Transformer.Load(SharedData.Fixture(fixture));
+        var output = new Generator(model).Generate([prompt], new GenerationOptions { MaxNewTokens = expected.Length })[0];
+        Assert.Equal(expected, output.NewIds);
+
+        using var scores = SafetensorsFile.Open(Path.Combine(SharedData.Fixture(fixture), "generate_scores.safetensors"));
+        var stepLogits = GreedyDecoder.StepLogits(model, prompt, expected);
+        var golden = scores.ReadFloat32("scores");
+        for (int step = 0; step < expected.Length; step++)
+            SharedData.AssertClose(golden.AsSpan(step * model.VocabSize, model.VocabSize), stepLogits[step], $"{fixture} step {step} logits");
+    }
+}
