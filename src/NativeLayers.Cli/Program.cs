@@ -1,1 +1,3 @@
-return 0;
+using NativeLayers.Cli;
+
+return CliApp.Run(args);

@@ -1,0 +1,60 @@
+using System.CommandLine;
+using NativeLayers.Cli.Commands;
+using NativeLayers.Loading;
+using Spectre.Console;
+
+namespace NativeLayers.Cli;
+
+/// <summary>The `nl` command line: one subcommand per task, user errors as one line and a non-zero exit.</summary>
+public static class CliApp
+{
+    public const int UserError = 1;
+    public const int UsageError = 2;
+
+    public static RootCommand BuildRoot()
+    {
+        var root = new RootCommand("NativeLayers: run Hugging Face transformer models natively and read or write their residual stream.");
+        root.Subcommands.Add(GenerateCommand.Build());
+        root.Subcommands.Add(InspectCommand.Build());
+        root.Subcommands.Add(TokenizeCommand.Build());
+        root.Subcommands.Add(HiddenCommand.Build());
+        root.Subcommands.Add(BenchCommand.Build());
+        return root;
+    }
+
+    public static int Run(string[] args, TextWriter? output = null, TextWriter? error = null)
+    {
+        output ??= System.Console.Out;
+        error ??= System.Console.Error;
+        var root = BuildRoot();
+        var parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            foreach (var e in parse.Errors) error.WriteLine($"error: {e.Message}");
+            error.WriteLine("Run 'nl --help' (or 'nl COMMAND --help') for usage.");
+            return UsageError;
+        }
+        try
+        {
+            return parse.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
+        }
+        catch (NativeLayersException e)
+        {
+            error.WriteLine($"error: {e.Message}");
+            return UserError;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            error.WriteLine($"error: {e.Message}");
+            return UserError;
+        }
+    }
+
+    /// <summary>A Spectre console writing to the invocation's output (so tests can capture it).</summary>
+    public static IAnsiConsole Console(TextWriter writer) => AnsiConsole.Create(new AnsiConsoleSettings
+    {
+        Out = new AnsiConsoleOutput(writer),
+        Ansi = writer == System.Console.Out && !System.Console.IsOutputRedirected ? AnsiSupport.Detect : AnsiSupport.No,
+        ColorSystem = writer == System.Console.Out && !System.Console.IsOutputRedirected ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
+    });
+}

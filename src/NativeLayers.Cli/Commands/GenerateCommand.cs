@@ -1,0 +1,63 @@
+using System.CommandLine;
+using System.Diagnostics;
+using NativeLayers.Runtime;
+using NativeLayers.Runtime.Generation;
+using Spectre.Console;
+
+namespace NativeLayers.Cli.Commands;
+
+/// <summary>`nl generate`: continue a prompt, optionally showing the residual stream layer by layer.</summary>
+public static class GenerateCommand
+{
+    public static Command Build()
+    {
+        var model = CommonOptions.Model();
+        var threads = CommonOptions.Threads();
+        var prompt = new Option<string?>("--prompt", "-p") { Description = "Prompt text (encoded with the model's tokenizer)." };
+        var ids = new Option<string?>("--ids") { Description = "Prompt as comma-separated token ids (for models without a tokenizer)." };
+        var maxTokens = new Option<int>("--max-tokens", "-n") { Description = "Most new tokens to generate.", DefaultValueFactory = _ => 64 };
+        var temperature = new Option<float>("--temperature") { Description = "Sampling temperature; 0 = greedy.", DefaultValueFactory = _ => 0f };
+        var topK = new Option<int>("--top-k") { Description = "Sample from the k most probable tokens (0 = all).", DefaultValueFactory = _ => 0 };
+        var topP = new Option<float>("--top-p") { Description = "Sample from the smallest set reaching probability p (1 = all).", DefaultValueFactory = _ => 1f };
+        var seed = new Option<int>("--seed") { Description = "Random seed for sampling.", DefaultValueFactory = _ => 0 };
+        var showLayers = new Option<bool>("--show-layers") { Description = "Also show the residual-stream norm at every layer for the prompt's last token." };
+
+        var command = new Command("generate", "Continue a prompt (greedy or sampled) and print the text.")
+            { model, threads, prompt, ids, maxTokens, temperature, topK, topP, seed, showLayers };
+        command.SetAction(parse =>
+        {
+            var output = parse.InvocationConfiguration.Output;
+            using var m = CommonOptions.LoadModel(parse.GetValue(model)!, parse.GetValue(threads));
+            int[] promptIds = CommonOptions.PromptIds(m, parse.GetValue(prompt), parse.GetValue(ids));
+            var options = new GenerationOptions
+            {
+                MaxNewTokens = parse.GetValue(maxTokens),
+                Temperature = parse.GetValue(temperature),
+                TopK = parse.GetValue(topK),
+                TopP = parse.GetValue(topP),
+                Seed = parse.GetValue(seed),
+            };
+            bool text = m.HasTokenizer;
+            if (text) output.Write(m.Tokenizer.Decode(promptIds));
+            var generated = new List<int>();
+            var clock = Stopwatch.StartNew();
+            var result = new Generator(m).Generate([promptIds], options, (_, token) =>
+            {
+                if (text) output.Write(m.Tokenizer.DecodeContinuation([.. promptIds, .. generated], [token]));
+                else output.Write((generated.Count == 0 ? "" : ",") + token);
+                generated.Add(token);
+                output.Flush();
+            })[0];
+            clock.Stop();
+            output.WriteLine();
+            var console = CliApp.Console(parse.InvocationConfiguration.Error);
+            console.MarkupLine($"[grey]{result.NewIds.Length} tokens in {clock.Elapsed.TotalSeconds:F2} s " +
+                $"({result.NewIds.Length / Math.Max(clock.Elapsed.TotalSeconds, 1e-9):F1} tokens/s), stopped by {Describe(result.StopReason)}[/]");
+            if (parse.GetValue(showLayers)) LayerNormsView.Show(CliApp.Console(output), m, promptIds);
+            return 0;
+        });
+        return command;
+    }
+
+    private static string Describe(StopReason reason) => reason == StopReason.EndOfSequence ? "end-of-sequence token" : "--max-tokens";
+}

@@ -1,0 +1,48 @@
+using System.CommandLine;
+using NativeLayers.Loading;
+using NativeLayers.Runtime;
+
+namespace NativeLayers.Cli.Commands;
+
+/// <summary>`nl hidden`: every residual slot and the logits of one prompt, to a safetensors file.</summary>
+public static class HiddenCommand
+{
+    public static Command Build()
+    {
+        var model = CommonOptions.Model();
+        var threads = CommonOptions.Threads();
+        var prompt = new Option<string?>("--prompt", "-p") { Description = "Prompt text (encoded with the model's tokenizer)." };
+        var ids = new Option<string?>("--ids") { Description = "Prompt as comma-separated token ids." };
+        var output = new Option<string>("--out", "-o") { Description = "Output .safetensors file.", Required = true };
+        var command = new Command("hidden",
+            "Write resid.{i} for every slot i = 0..L (F32 [tokens, d_model]; resid.L is the raw residual before the final norm) and logits (F32 [tokens, vocab]).")
+            { model, threads, prompt, ids, output };
+        command.SetAction(parse =>
+        {
+            using var m = CommonOptions.LoadModel(parse.GetValue(model)!, parse.GetValue(threads));
+            int[] tokens = CommonOptions.PromptIds(m, parse.GetValue(prompt), parse.GetValue(ids));
+            var result = m.Forward([tokens]);
+            string path = parse.GetValue(output)!;
+            Write(path, m, tokens, result);
+            parse.InvocationConfiguration.Output.WriteLine($"wrote {path}: resid.0..resid.{m.Layers} [{tokens.Length}, {m.Width}], logits [{tokens.Length}, {m.VocabSize}]");
+            return 0;
+        });
+        return command;
+    }
+
+    public static void Write(string path, Transformer model, int[] tokens, ForwardResult result)
+    {
+        var tensors = new List<TensorData>();
+        for (int i = 0; i < result.Residual.SlotCount; i++)
+            tensors.Add(TensorData.FromFloats($"resid.{i}", [tokens.Length, model.Width], result.Residual.Slot(i).ToArray()));
+        tensors.Add(TensorData.FromFloats("logits", [tokens.Length, model.VocabSize], result.Logits!));
+        tensors.Add(TensorData.FromInt64("input_ids", [tokens.Length], tokens.Select(t => (long)t).ToArray()));
+        var metadata = new Dictionary<string, string>
+        {
+            ["format"] = "pt",
+            ["model"] = Path.GetFullPath(model.Folder.Directory),
+            ["slots"] = "resid.0 = embeddings, resid.{l+1} = residual after block l, resid.L = raw residual before the final norm",
+        };
+        SafetensorsWriter.Write(path, tensors, metadata);
+    }
+}

@@ -1,0 +1,58 @@
+using System.CommandLine;
+using NativeLayers.Loading;
+using NativeLayers.Runtime;
+using Spectre.Console;
+
+namespace NativeLayers.Cli.Commands;
+
+/// <summary>`nl inspect`: what a model folder holds.</summary>
+public static class InspectCommand
+{
+    public static Command Build()
+    {
+        var model = CommonOptions.Model();
+        var showTensors = new Option<bool>("--tensors") { Description = "List every tensor." };
+        var command = new Command("inspect", "Show a model's architecture, shapes, dtypes, parameter count and tokenizer.") { model, showTensors };
+        command.SetAction(parse =>
+        {
+            var console = CliApp.Console(parse.InvocationConfiguration.Output);
+            using var m = CommonOptions.LoadModel(parse.GetValue(model)!, 1);
+            var c = m.Config;
+            var tensors = m.Folder.Weights.Tensors.OrderBy(t => t.Name, StringComparer.Ordinal).ToList();
+            long parameters = tensors.Sum(t => t.Info.ElementCount);
+            long bytes = tensors.Sum(t => t.Info.ByteLength);
+            var table = new Table().Border(TableBorder.Rounded).AddColumn("property").AddColumn("value");
+            void Row(string k, string v) => table.AddRow(Markup.Escape(k), Markup.Escape(v));
+            Row("folder", Path.GetFullPath(m.Folder.Directory));
+            Row("model_type", $"{c.ModelType} ({string.Join(", ", c.Architectures)})");
+            Row("layers", c.NumLayers.ToString());
+            Row("hidden size", c.HiddenSize.ToString());
+            Row("attention", $"{c.NumHeads} heads / {c.NumKvHeads} kv heads, head_dim {c.HeadDim}" + (c.SlidingWindow is int w ? $", sliding window {w}" : ""));
+            Row("mlp", $"intermediate {c.IntermediateSize}, {m.Spec.Activation}{(m.Spec.GatedMlp ? " gated" : "")}");
+            Row("norm", $"{m.Spec.Norm}, eps {c.NormEps}");
+            Row("positions", $"RoPE over {m.Spec.RotaryDim} dims, theta {c.RopeTheta}" + (c.RopeScaling is { } s ? $", {s.Type} scaling ×{s.Factor}" : "") + $", max {c.MaxPositions}");
+            Row("vocabulary", $"{c.VocabSize}, embeddings {(c.TieWordEmbeddings ? "tied" : "untied")}");
+            Row("residual slots", $"{c.NumLayers + 1} (0 = embeddings, l+1 = after block l, {c.NumLayers} = raw final residual)");
+            Row("parameters", $"{parameters:N0}");
+            Row("weights", $"{Size(bytes)} in {m.Folder.Weights.Files.Count} file(s); dtypes {string.Join(", ", tensors.GroupBy(t => t.DType).Select(g => $"{g.Key} ×{g.Count()}"))}");
+            Row("eos / bos", $"{string.Join(",", m.Folder.EosTokenIds)} / {m.Folder.BosTokenId?.ToString() ?? "-"}");
+            Row("tokenizer", m.HasTokenizer ? m.Tokenizer.Description : "none (use --ids)");
+            console.Write(table);
+            if (parse.GetValue(showTensors))
+            {
+                var list = new Table().Border(TableBorder.Simple).AddColumn("tensor").AddColumn("dtype").AddColumn("shape");
+                foreach (var t in tensors) list.AddRow(Markup.Escape(t.Name), t.DType.ToString(), t.Info.ShapeText);
+                console.Write(list);
+            }
+            return 0;
+        });
+        return command;
+    }
+
+    public static string Size(long bytes) => bytes switch
+    {
+        >= 1L << 30 => $"{bytes / (double)(1L << 30):F2} GiB",
+        >= 1L << 20 => $"{bytes / (double)(1L << 20):F1} MiB",
+        _ => $"{bytes / 1024.0:F1} KiB",
+    };
+}

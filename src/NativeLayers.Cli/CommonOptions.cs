@@ -1,0 +1,50 @@
+using System.CommandLine;
+using NativeLayers.Loading;
+using NativeLayers.Runtime;
+
+namespace NativeLayers.Cli;
+
+/// <summary>Options several commands share, and their parsing into runtime objects.</summary>
+public static class CommonOptions
+{
+    public static Option<string> Model() => new("--model", "-m")
+    {
+        Description = "Hugging Face model folder (config.json + *.safetensors [+ tokenizer files]).",
+        Required = true,
+    };
+
+    public static Option<int> Threads() => new("--threads", "-t")
+    {
+        Description = "CPU threads (default: one per core).",
+        DefaultValueFactory = _ => 0,
+    };
+
+    public static Transformer LoadModel(string directory, int threads)
+    {
+        if (threads < 0) throw new NativeLayersException($"--threads must be ≥ 0, got {threads}.");
+        return Transformer.Load(directory, new RuntimeOptions { Threads = threads });
+    }
+
+    /// <summary>Parses "1,2,3" into token ids.</summary>
+    public static int[] ParseIds(string text)
+    {
+        var parts = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        if (parts.Length == 0) throw new NativeLayersException("--ids is empty; give comma-separated token ids such as 1,403,407.");
+        return parts.Select(p => int.TryParse(p, out int id) && id >= 0
+            ? id
+            : throw new NativeLayersException($"--ids: '{p}' is not a non-negative integer token id.")).ToArray();
+    }
+
+    /// <summary>The ids of a prompt given as text (through the model's tokenizer) or as explicit ids.</summary>
+    public static int[] PromptIds(Transformer model, string? prompt, string? ids)
+    {
+        if ((prompt == null) == (ids == null))
+            throw new NativeLayersException("give exactly one of --prompt TEXT or --ids 1,2,3.");
+        if (ids != null) return ParseIds(ids);
+        if (!model.HasTokenizer)
+            throw new NativeLayersException($"{model.Folder.Directory} has no tokenizer (tokenizer.model, tokenizer.json or vocab.txt); use --ids instead of --prompt.");
+        var encoded = model.Tokenizer.Encode(prompt!);
+        if (encoded.Length == 0) throw new NativeLayersException("the prompt encodes to no tokens; give some text or --ids.");
+        return encoded;
+    }
+}
