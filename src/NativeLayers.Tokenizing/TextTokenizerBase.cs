@@ -1,0 +1,58 @@
+namespace NativeLayers.Tokenizing;
+
+/// <summary>What every tokenizer shares: the default Encode overload and continuation decoding.</summary>
+internal abstract class TextTokenizerBase : ITextTokenizer
+{
+    private const char ReplacementChar = '\uFFFD';
+
+    public abstract string Description { get; }
+    public abstract int VocabSize { get; }
+    public abstract int? BosId { get; }
+    public abstract int? EosId { get; }
+    public abstract bool AddsBos { get; }
+
+    public int[] Encode(string text) => Encode(text, addSpecialTokens: true);
+
+    public abstract int[] Encode(string text, bool addSpecialTokens);
+
+    public abstract string Decode(IReadOnlyList<int> ids);
+
+    public abstract string TokenText(int id);
+
+    /// <summary>The bytes an id contributes to decoded text (empty for tokens Decode skips).</summary>
+    protected abstract ReadOnlySpan<byte> TokenBytes(int id);
+
+    protected static string UnknownIdText(int id) => $"<id {id}?>";
+
+    public string DecodeContinuation(IReadOnlyList<int> prefixIds, IReadOnlyList<int> newIds)
+    {
+        ArgumentNullException.ThrowIfNull(prefixIds);
+        ArgumentNullException.ThrowIfNull(newIds);
+        var all = new List<int>(prefixIds.Count + newIds.Count);
+        all.AddRange(prefixIds);
+        all.AddRange(newIds);
+        string before = StableText(prefixIds);
+        string after = StableText(all);
+        if (after.StartsWith(before, StringComparison.Ordinal))
+            return after[before.Length..];
+        int common = 0;
+        while (common < before.Length && common < after.Length && before[common] == after[common])
+            common++;
+        return after[common..];
+    }
+
+    /// <summary>Decode, minus the replacement character an unfinished multi-byte character at the end decodes to.</summary>
+    private string StableText(IReadOnlyList<int> ids)
+    {
+        string text = Decode(ids);
+        return text.EndsWith(ReplacementChar) && EndsInsideCharacter(ids) ? text[..^1] : text;
+    }
+
+    private bool EndsInsideCharacter(IReadOnlyList<int> ids)
+    {
+        var tail = new List<byte>(8);
+        for (int i = ids.Count - 1; i >= 0 && tail.Count < 4; i--)
+            tail.InsertRange(0, TokenBytes(ids[i]).ToArray());
+        return Utf8Tail.IsIncomplete(tail);
+    }
+}
