@@ -38,7 +38,7 @@ public static class ConfigReader
         {
             ModelType = modelType,
             SourcePath = path,
-            Architectures = f.Get("architectures")?.EnumerateArray().Select(e => e.GetString() ?? "").ToArray() ?? [],
+            Architectures = f.OptionalStringList("architectures"),
             VocabSize = f.PositiveInt("vocab_size"),
             HiddenSize = hidden,
             NumLayers = f.PositiveInt("num_hidden_layers"),
@@ -83,7 +83,9 @@ public static class ConfigReader
     {
         var v = f.Get("rope_scaling");
         if (v == null) return null;
-        var s = new JsonFields(f.Path, v.Value);
+        if (v.Value.ValueKind != System.Text.Json.JsonValueKind.Object)
+            throw new ModelFileException(f.Path, $"field 'rope_scaling' must be an object or null, got {v.Value.GetRawText()}.");
+        var s = new JsonFields(f.Path, v.Value, "rope_scaling.");
         string type = s.OptionalString("rope_type") ?? s.OptionalString("type")
             ?? throw new ModelFileException(f.Path, "rope_scaling has no 'type' or 'rope_type'.");
         return type switch

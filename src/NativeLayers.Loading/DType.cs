@@ -15,8 +15,23 @@ public static class DTypes
 
     public static bool IsFloat(this DType dtype) => dtype is DType.F64 or DType.F32 or DType.F16 or DType.BF16;
 
-    public static bool TryParse(string text, out DType dtype) => Enum.TryParse(text, ignoreCase: false, out dtype)
-        && Enum.IsDefined(dtype) && !int.TryParse(text, out _);
+    /// <summary>
+    /// Exact, case-sensitive match of a safetensors dtype name. (Enum.TryParse is not used: it trims whitespace and
+    /// accepts comma lists such as "F32,F16", which it ORs into another member.)
+    /// </summary>
+    public static bool TryParse(string text, out DType dtype)
+    {
+        foreach (var candidate in Enum.GetValues<DType>())
+        {
+            if (candidate.ToString() == text)
+            {
+                dtype = candidate;
+                return true;
+            }
+        }
+        dtype = default;
+        return false;
+    }
 
     public static string Name(this DType dtype) => dtype.ToString();
 }

@@ -3,7 +3,7 @@ using System.Text.Json;
 namespace NativeLayers.Loading;
 
 /// <summary>Typed reads of a JSON object's fields, with errors that name the file and the field.</summary>
-internal sealed class JsonFields(string path, JsonElement root)
+internal sealed class JsonFields(string path, JsonElement root, string prefix = "")
 {
     public string Path { get; } = path;
     public JsonElement Root { get; } = root;
@@ -11,17 +11,25 @@ internal sealed class JsonFields(string path, JsonElement root)
     public static JsonDocument ParseFile(string path)
     {
         if (!File.Exists(path)) throw new ModelFileException(path, "file not found.");
+        JsonDocument doc;
         try
         {
-            var doc = JsonDocument.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
-            if (doc.RootElement.ValueKind != JsonValueKind.Object)
-                throw new ModelFileException(path, "expected a JSON object at the top level.");
-            return doc;
+            doc = JsonDocument.Parse(File.ReadAllBytes(path));
         }
         catch (JsonException e)
         {
             throw new ModelFileException(path, $"not valid JSON ({e.Message}).");
         }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ModelFileException(path, $"cannot read: {e.Message}", e);
+        }
+        if (doc.RootElement.ValueKind != JsonValueKind.Object)
+        {
+            doc.Dispose();
+            throw new ModelFileException(path, "expected a JSON object at the top level.");
+        }
+        return doc;
     }
 
     public bool Has(string name) => Root.TryGetProperty(name, out var v) && v.ValueKind != JsonValueKind.Null;
@@ -35,14 +43,14 @@ internal sealed class JsonFields(string path, JsonElement root)
         var v = Get(name);
         if (v == null) return null;
         if (v.Value.ValueKind != JsonValueKind.Number || !v.Value.TryGetInt32(out int i))
-            throw new ModelFileException(Path, $"field '{name}' must be an integer, got {v.Value.GetRawText()}.");
+            throw new ModelFileException(Path, $"field '{prefix}{name}' must be an integer, got {v.Value.GetRawText()}.");
         return i;
     }
 
     public int PositiveInt(string name, int? fallback = null)
     {
         int value = OptionalInt(name) ?? fallback ?? throw Missing(name, "a positive integer");
-        if (value <= 0) throw new ModelFileException(Path, $"field '{name}' must be positive, got {value}.");
+        if (value <= 0) throw new ModelFileException(Path, $"field '{prefix}{name}' must be positive, got {value}.");
         return value;
     }
 
@@ -51,7 +59,7 @@ internal sealed class JsonFields(string path, JsonElement root)
         var v = Get(name);
         if (v == null) return null;
         if (v.Value.ValueKind != JsonValueKind.Number)
-            throw new ModelFileException(Path, $"field '{name}' must be a number, got {v.Value.GetRawText()}.");
+            throw new ModelFileException(Path, $"field '{prefix}{name}' must be a number, got {v.Value.GetRawText()}.");
         return v.Value.GetDouble();
     }
 
@@ -62,7 +70,7 @@ internal sealed class JsonFields(string path, JsonElement root)
         var v = Get(name);
         if (v == null) return null;
         if (v.Value.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
-            throw new ModelFileException(Path, $"field '{name}' must be true or false, got {v.Value.GetRawText()}.");
+            throw new ModelFileException(Path, $"field '{prefix}{name}' must be true or false, got {v.Value.GetRawText()}.");
         return v.Value.GetBoolean();
     }
 
@@ -71,8 +79,17 @@ internal sealed class JsonFields(string path, JsonElement root)
         var v = Get(name);
         if (v == null) return null;
         if (v.Value.ValueKind != JsonValueKind.String)
-            throw new ModelFileException(Path, $"field '{name}' must be a string, got {v.Value.GetRawText()}.");
+            throw new ModelFileException(Path, $"field '{prefix}{name}' must be a string, got {v.Value.GetRawText()}.");
         return v.Value.GetString();
+    }
+
+    public string[] OptionalStringList(string name)
+    {
+        var v = Get(name);
+        if (v == null) return [];
+        if (v.Value.ValueKind != JsonValueKind.Array || v.Value.EnumerateArray().Any(e => e.ValueKind != JsonValueKind.String))
+            throw new ModelFileException(Path, $"field '{prefix}{name}' must be a list of strings, got {v.Value.GetRawText()}.");
+        return v.Value.EnumerateArray().Select(e => e.GetString()!).ToArray();
     }
 
     /// <summary>An id field that may be a single integer or a list of integers (eos_token_id).</summary>
@@ -84,9 +101,9 @@ internal sealed class JsonFields(string path, JsonElement root)
         if (v.Value.ValueKind == JsonValueKind.Array)
             return v.Value.EnumerateArray().Select(e => e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out int i)
                 ? i
-                : throw new ModelFileException(Path, $"field '{name}' must hold integers, got {e.GetRawText()}.")).ToArray();
-        throw new ModelFileException(Path, $"field '{name}' must be an integer or a list of integers, got {v.Value.GetRawText()}.");
+                : throw new ModelFileException(Path, $"field '{prefix}{name}' must hold integers, got {e.GetRawText()}.")).ToArray();
+        throw new ModelFileException(Path, $"field '{prefix}{name}' must be an integer or a list of integers, got {v.Value.GetRawText()}.");
     }
 
-    private ModelFileException Missing(string name, string what) => new(Path, $"required field '{name}' ({what}) is missing.");
+    private ModelFileException Missing(string name, string what) => new(Path, $"required field '{prefix}{name}' ({what}) is missing.");
 }

@@ -30,40 +30,56 @@ public sealed unsafe class SafetensorsFile : IDisposable
         _byName = tensors.ToDictionary(t => t.Name);
     }
 
+    /// <summary>
+    /// Opens and validates a safetensors file (see <see cref="SafetensorsHeader"/>): any problem with the file is a
+    /// <see cref="ModelFileException"/> naming it. Only the header is read; the data is mapped, never copied.
+    /// </summary>
     public static SafetensorsFile Open(string path)
     {
+        if (Directory.Exists(path))
+            throw new ModelFileException(path, "is a folder, not a safetensors file.");
         if (!File.Exists(path))
             throw new ModelFileException(path, "file not found.");
-        long fileLength;
-        long headerLength;
-        List<TensorInfo> tensors;
-        Dictionary<string, string> metadata;
+        FileStream? stream = null;
+        MemoryMappedFile? map = null;
+        MemoryMappedViewAccessor? view = null;
         try
         {
-            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.None);
-            fileLength = stream.Length;
-            headerLength = SafetensorsHeader.ReadHeaderLength(path, stream, fileLength);
+            stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1);
+            long fileLength = stream.Length;
+            long headerLength = SafetensorsHeader.ReadHeaderLength(path, stream, fileLength);
             var header = new byte[headerLength];
             stream.ReadExactly(header);
-            (tensors, metadata) = SafetensorsHeader.Parse(path, header, fileLength - 8 - headerLength);
+            long dataStart = 8 + headerLength;
+            var (tensors, metadata) = SafetensorsHeader.Parse(path, header, fileLength - dataStart);
+
+            // Map the very file whose header was validated (the mapping takes over the stream).
+            map = MemoryMappedFile.CreateFromFile(stream, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
+            stream = null;
+            view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
+            if (view.Capacity < fileLength)
+                throw new ModelFileException(path, $"the file shrank to {view.Capacity} bytes while it was being opened.");
+            byte* basePtr = null;
+            view.SafeMemoryMappedViewHandle.AcquirePointer(ref basePtr);
+            return new SafetensorsFile(path, map, view, basePtr + view.PointerOffset, dataStart, fileLength - dataStart, tensors, metadata);
         }
-        catch (IOException e)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
+            Release();
             throw new ModelFileException(path, $"cannot read: {e.Message}", e);
         }
-        catch (UnauthorizedAccessException e)
+        catch
         {
-            throw new ModelFileException(path, $"cannot read: {e.Message}", e);
+            Release();
+            throw;
         }
 
-        long dataStart = 8 + headerLength;
-        long dataLength = fileLength - dataStart;
-        var map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
-        var view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
-        byte* basePtr = null;
-        view.SafeMemoryMappedViewHandle.AcquirePointer(ref basePtr);
-        basePtr += view.PointerOffset;
-        return new SafetensorsFile(path, map, view, basePtr, dataStart, dataLength, tensors, metadata);
+        void Release()
+        {
+            view?.Dispose();
+            map?.Dispose();
+            stream?.Dispose();
+        }
     }
 
     public bool Contains(string name) => _byName.ContainsKey(name);
@@ -78,6 +94,10 @@ public sealed unsafe class SafetensorsFile : IDisposable
     public byte* Pointer(TensorInfo tensor)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        // TensorInfo is a public record: refuse one that was not made from this file's header and points outside it.
+        if (tensor.DataOffset < 0 || tensor.ByteLength < 0 || tensor.DataOffset > DataLength - tensor.ByteLength)
+            throw new ArgumentException($"tensor '{tensor.Name}' at [{tensor.DataOffset}, +{tensor.ByteLength}) is not inside the "
+                + $"{DataLength}-byte data region of {Path}.", nameof(tensor));
         return _base + _dataStart + tensor.DataOffset;
     }
 

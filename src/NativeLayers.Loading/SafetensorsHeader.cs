@@ -1,4 +1,6 @@
+using System.Buffers.Binary;
 using System.Text.Json;
+using System.Text.Unicode;
 
 namespace NativeLayers.Loading;
 
@@ -9,13 +11,14 @@ internal static class SafetensorsHeader
     public const long MaxHeaderBytes = 100_000_000;
     public const int MaxRank = 16;
 
+    /// <summary>Reads the 8-byte little-endian header length and checks it against the file size before anything is allocated.</summary>
     public static long ReadHeaderLength(string path, Stream stream, long fileLength)
     {
         if (fileLength < 8)
             throw new ModelFileException(path, $"not a safetensors file: {fileLength} bytes, shorter than the 8-byte header length.");
         Span<byte> prefix = stackalloc byte[8];
         stream.ReadExactly(prefix);
-        ulong n = BitConverter.ToUInt64(prefix);
+        ulong n = BinaryPrimitives.ReadUInt64LittleEndian(prefix);
         if (n == 0)
             throw new ModelFileException(path, "safetensors header length is 0; the file is truncated or not a safetensors file.");
         if (n > MaxHeaderBytes)
@@ -25,21 +28,16 @@ internal static class SafetensorsHeader
         return (long)n;
     }
 
-    public static (List<TensorInfo> Tensors, Dictionary<string, string> Metadata) Parse(string path, ReadOnlySpan<byte> json, long dataLength)
+    /// <summary>Parses the header JSON; every tensor must lie inside a data region of <paramref name="dataLength"/> bytes.</summary>
+    public static (List<TensorInfo> Tensors, Dictionary<string, string> Metadata) Parse(string path, ReadOnlyMemory<byte> json, long dataLength)
     {
-        JsonDocument doc;
+        if (!Utf8.IsValid(json.Span))
+            throw new ModelFileException(path, "safetensors header is not valid UTF-8.");
+        if (json.Span[0] != (byte)'{')
+            throw new ModelFileException(path, "safetensors header must start with '{' (a JSON object).");
         try
         {
-            doc = JsonDocument.Parse(json.ToArray(), new JsonDocumentOptions { MaxDepth = 8 });
-        }
-        catch (JsonException e)
-        {
-            throw new ModelFileException(path, $"safetensors header is not valid JSON ({e.Message}).");
-        }
-        using (doc)
-        {
-            if (doc.RootElement.ValueKind != JsonValueKind.Object)
-                throw new ModelFileException(path, "safetensors header must be a JSON object.");
+            using var doc = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = 8 });
             var tensors = new List<TensorInfo>();
             var metadata = new Dictionary<string, string>();
             var seen = new HashSet<string>();
@@ -48,87 +46,107 @@ internal static class SafetensorsHeader
                 if (!seen.Add(prop.Name))
                     throw new ModelFileException(path, $"tensor '{prop.Name}' appears twice in the safetensors header.");
                 if (prop.Name == "__metadata__")
-                {
                     ParseMetadata(path, prop.Value, metadata);
-                    continue;
-                }
-                tensors.Add(ParseTensor(path, prop.Name, prop.Value, dataLength));
+                else
+                    tensors.Add(ParseTensor(path, prop.Name, prop.Value, dataLength));
             }
-            CheckNoOverlap(path, tensors);
+            SortAndCheckNoOverlap(path, tensors);
             return (tensors, metadata);
+        }
+        catch (JsonException e)
+        {
+            throw new ModelFileException(path, $"safetensors header is not valid JSON ({e.Message}).");
+        }
+        catch (InvalidOperationException e)
+        {
+            // JsonElement.GetString on an escaped lone surrogate ("\ud800") cannot produce a .NET string.
+            throw new ModelFileException(path, $"safetensors header holds a string that is not valid text ({e.Message}).");
         }
     }
 
     private static void ParseMetadata(string path, JsonElement value, Dictionary<string, string> metadata)
     {
+        if (value.ValueKind == JsonValueKind.Null) return; // the reference reads "__metadata__": null as no metadata
         if (value.ValueKind != JsonValueKind.Object)
             throw new ModelFileException(path, "safetensors '__metadata__' must be an object of strings.");
         foreach (var entry in value.EnumerateObject())
         {
             if (entry.Value.ValueKind != JsonValueKind.String)
                 throw new ModelFileException(path, $"safetensors '__metadata__' entry '{entry.Name}' is not a string.");
-            metadata[entry.Name] = entry.Value.GetString()!;
+            if (!metadata.TryAdd(entry.Name, entry.Value.GetString()!))
+                throw new ModelFileException(path, $"safetensors '__metadata__' entry '{entry.Name}' appears twice.");
         }
     }
 
     private static TensorInfo ParseTensor(string path, string name, JsonElement value, long dataLength)
     {
-        string Where(string problem) => $"tensor '{name}': {problem}";
+        ModelFileException Error(string problem) => new(path, $"tensor '{name}': {problem}");
         if (value.ValueKind != JsonValueKind.Object)
-            throw new ModelFileException(path, Where("header entry must be an object with dtype, shape and data_offsets."));
+            throw Error("header entry must be an object with dtype, shape and data_offsets.");
         if (!value.TryGetProperty("dtype", out var dtypeElement) || dtypeElement.ValueKind != JsonValueKind.String)
-            throw new ModelFileException(path, Where("missing or non-string 'dtype'."));
+            throw Error("missing or non-string 'dtype'.");
         string dtypeText = dtypeElement.GetString()!;
         if (!DTypes.TryParse(dtypeText, out var dtype))
-            throw new ModelFileException(path, Where($"unsupported dtype '{dtypeText}' (supported: {string.Join(", ", Enum.GetNames<DType>())})."));
+            throw Error($"unsupported dtype '{Snippet(dtypeText)}' (supported: {string.Join(", ", Enum.GetNames<DType>())}).");
+
         if (!value.TryGetProperty("shape", out var shapeElement) || shapeElement.ValueKind != JsonValueKind.Array)
-            throw new ModelFileException(path, Where("missing or non-array 'shape'."));
-        if (shapeElement.GetArrayLength() > MaxRank)
-            throw new ModelFileException(path, Where($"rank {shapeElement.GetArrayLength()} is above the supported maximum of {MaxRank}."));
-        var shape = new long[shapeElement.GetArrayLength()];
-        long elements = 1;
+            throw Error("missing or non-array 'shape'.");
+        int rank = shapeElement.GetArrayLength();
+        if (rank > MaxRank)
+            throw Error($"rank {rank} is above the supported maximum of {MaxRank}.");
+        var shape = new long[rank];
         int i = 0;
         foreach (var dim in shapeElement.EnumerateArray())
-        {
-            if (dim.ValueKind != JsonValueKind.Number || !dim.TryGetInt64(out long d) || d < 0)
-                throw new ModelFileException(path, Where($"shape entry {dim.GetRawText()} is not a non-negative integer."));
-            shape[i++] = d;
-            if (d != 0 && elements > long.MaxValue / d / 8)
-                throw new ModelFileException(path, Where($"shape [{string.Join(", ", shape.Take(i))}...] is absurdly large."));
-            elements *= d;
-        }
+            shape[i++] = ReadNonNegative(dim) ?? throw Error($"shape entry {Snippet(dim.GetRawText())} is not a non-negative integer.");
+        long expected = ByteLength(shape, dtype) ?? throw Error($"shape {FormatShape(shape)} of {dtype} is too large to address.");
+
         if (!value.TryGetProperty("data_offsets", out var offsets) || offsets.ValueKind != JsonValueKind.Array || offsets.GetArrayLength() != 2)
-            throw new ModelFileException(path, Where("'data_offsets' must be an array [begin, end]."));
-        long begin = ReadOffset(path, name, offsets[0]);
-        long end = ReadOffset(path, name, offsets[1]);
+            throw Error("'data_offsets' must be an array [begin, end].");
+        long begin = ReadNonNegative(offsets[0]) ?? throw Error($"data offset {Snippet(offsets[0].GetRawText())} is not a non-negative integer.");
+        long end = ReadNonNegative(offsets[1]) ?? throw Error($"data offset {Snippet(offsets[1].GetRawText())} is not a non-negative integer.");
         if (end < begin)
-            throw new ModelFileException(path, Where($"data_offsets [{begin}, {end}] end before they begin."));
+            throw Error($"data_offsets [{begin}, {end}] end before they begin.");
         if (end > dataLength)
-            throw new ModelFileException(path, Where($"data_offsets [{begin}, {end}] run past the data region ({dataLength} bytes); the file is truncated or the header lies."));
-        long expected = elements * dtype.SizeOf();
+            throw Error($"data_offsets [{begin}, {end}] run past the data region ({dataLength} bytes); the file is truncated or the header lies.");
         if (end - begin != expected)
-            throw new ModelFileException(path, Where($"shape {FormatShape(shape)} of {dtype} needs {expected} bytes but data_offsets [{begin}, {end}] span {end - begin}."));
+            throw Error($"shape {FormatShape(shape)} of {dtype} needs {expected} bytes but data_offsets [{begin}, {end}] span {end - begin}.");
         return new TensorInfo(name, dtype, shape, begin, end - begin);
     }
 
-    private static long ReadOffset(string path, string name, JsonElement e)
+    private static long? ReadNonNegative(JsonElement e) =>
+        e.ValueKind == JsonValueKind.Number && e.TryGetInt64(out long v) && v >= 0 ? v : null;
+
+    /// <summary>Bytes a tensor of this shape needs, or null when that does not fit in a long (a lying shape).</summary>
+    public static long? ByteLength(long[] shape, DType dtype)
     {
-        if (e.ValueKind != JsonValueKind.Number || !e.TryGetInt64(out long v) || v < 0)
-            throw new ModelFileException(path, $"tensor '{name}': data offset {e.GetRawText()} is not a non-negative integer.");
-        return v;
+        long bytes = dtype.SizeOf();
+        foreach (long d in shape)
+        {
+            if (d < 0) return null;
+            if (d != 0 && bytes > long.MaxValue / d) return null;
+            bytes *= d;
+        }
+        return bytes;
     }
 
-    private static void CheckNoOverlap(string path, List<TensorInfo> tensors)
+    /// <summary>Puts the tensors in data order and rejects two tensors sharing a byte (empty tensors share none).</summary>
+    private static void SortAndCheckNoOverlap(string path, List<TensorInfo> tensors)
     {
-        tensors.Sort((a, b) => a.DataOffset != b.DataOffset ? a.DataOffset.CompareTo(b.DataOffset) : a.ByteLength.CompareTo(b.ByteLength));
-        for (int i = 1; i < tensors.Count; i++)
+        tensors.Sort((a, b) => a.DataOffset != b.DataOffset ? a.DataOffset.CompareTo(b.DataOffset)
+            : a.ByteLength != b.ByteLength ? a.ByteLength.CompareTo(b.ByteLength)
+            : string.CompareOrdinal(a.Name, b.Name));
+        TensorInfo? last = null; // the non-empty tensor that reaches furthest so far
+        foreach (var cur in tensors)
         {
-            var prev = tensors[i - 1];
-            var cur = tensors[i];
-            if (cur.DataOffset < prev.DataOffset + prev.ByteLength)
-                throw new ModelFileException(path, $"tensors '{prev.Name}' and '{cur.Name}' overlap in the data region.");
+            if (cur.ByteLength == 0) continue;
+            if (last != null && cur.DataOffset < last.DataOffset + last.ByteLength)
+                throw new ModelFileException(path, $"tensors '{last.Name}' and '{cur.Name}' overlap in the data region "
+                    + $"([{last.DataOffset}, {last.DataOffset + last.ByteLength}) and [{cur.DataOffset}, {cur.DataOffset + cur.ByteLength})).");
+            last = cur;
         }
     }
+
+    private static string Snippet(string text) => text.Length <= 40 ? text : text[..40] + "...";
 
     public static string FormatShape(long[] shape) => "[" + string.Join(", ", shape) + "]";
 }

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
@@ -20,18 +21,35 @@ public sealed record TensorData(string Name, DType DType, long[] Shape, ReadOnly
 /// </summary>
 public static class SafetensorsWriter
 {
+    /// <summary>
+    /// Writes the tensors in the given order (their data follows the header in that order). The file appears only
+    /// when complete: it is written next to <paramref name="path"/> and renamed over it, so a reader that has the old
+    /// file mapped keeps its (unlinked) copy instead of seeing it truncated.
+    /// </summary>
     public static void Write(string path, IEnumerable<TensorData> tensors, IReadOnlyDictionary<string, string>? metadata = null)
     {
         var list = tensors.ToList();
         byte[] header = BuildHeader(list, metadata);
-        string? dir = Path.GetDirectoryName(Path.GetFullPath(path));
-        if (dir != null) Directory.CreateDirectory(dir);
-        using var stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
-        Span<byte> length = stackalloc byte[8];
-        BitConverter.TryWriteBytes(length, (ulong)header.Length);
-        stream.Write(length);
-        stream.Write(header);
-        foreach (var t in list) stream.Write(t.Bytes.Span);
+        string fullPath = Path.GetFullPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(fullPath)!);
+        string temp = fullPath + $".{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
+        try
+        {
+            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
+            {
+                Span<byte> length = stackalloc byte[8];
+                BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
+                stream.Write(length);
+                stream.Write(header);
+                foreach (var t in list) stream.Write(t.Bytes.Span);
+            }
+            File.Move(temp, fullPath, overwrite: true);
+        }
+        catch
+        {
+            File.Delete(temp);
+            throw;
+        }
     }
 
     private static byte[] BuildHeader(List<TensorData> tensors, IReadOnlyDictionary<string, string>? metadata)
@@ -43,7 +61,8 @@ public static class SafetensorsWriter
             if (metadata is { Count: > 0 })
             {
                 json.WriteStartObject("__metadata__");
-                foreach (var (k, v) in metadata) json.WriteString(k, v);
+                foreach (var (k, v) in metadata)
+                    json.WriteString(k, v ?? throw new NativeLayersException($"cannot write metadata '{k}': the value is null."));
                 json.WriteEndObject();
             }
             long offset = 0;
@@ -52,9 +71,13 @@ public static class SafetensorsWriter
             {
                 if (t.Name == "__metadata__" || !names.Add(t.Name))
                     throw new NativeLayersException($"cannot write tensor '{t.Name}': the name is reserved or repeated.");
-                long elements = t.Shape.Aggregate(1L, (a, b) => a * b);
-                if (elements * t.DType.SizeOf() != t.Bytes.Length)
-                    throw new NativeLayersException($"cannot write tensor '{t.Name}': shape {SafetensorsHeader.FormatShape(t.Shape)} of {t.DType} needs {elements * t.DType.SizeOf()} bytes, got {t.Bytes.Length}.");
+                if (!Enum.IsDefined(t.DType))
+                    throw new NativeLayersException($"cannot write tensor '{t.Name}': {(int)t.DType} is not a dtype.");
+                long? needed = SafetensorsHeader.ByteLength(t.Shape, t.DType);
+                if (needed == null)
+                    throw new NativeLayersException($"cannot write tensor '{t.Name}': shape {SafetensorsHeader.FormatShape(t.Shape)} has a negative dimension or is too large.");
+                if (needed != t.Bytes.Length)
+                    throw new NativeLayersException($"cannot write tensor '{t.Name}': shape {SafetensorsHeader.FormatShape(t.Shape)} of {t.DType} needs {needed} bytes, got {t.Bytes.Length}.");
                 json.WriteStartObject(t.Name);
                 json.WriteString("dtype", t.DType.Name());
                 json.WriteStartArray("shape");

@@ -62,7 +62,10 @@ public sealed class WeightStore : IDisposable
             {
                 string shardPath = System.IO.Path.Combine(directory, shard);
                 if (!File.Exists(shardPath))
-                    throw new ModelFileException(indexPath, $"shard '{shard}' listed in weight_map does not exist.");
+                {
+                    string tensor = weightMap.First(e => e.Value == shard).Key;
+                    throw new ModelFileException(indexPath, $"shard '{shard}' (which weight_map says holds tensor '{tensor}') does not exist.");
+                }
                 files.Add(SafetensorsFile.Open(shardPath));
             }
             var store = new WeightStore(files, $"{indexPath} ({files.Count} shards)");
@@ -96,15 +99,26 @@ public sealed class WeightStore : IDisposable
                 if (entry.Value.ValueKind != JsonValueKind.String)
                     throw new ModelFileException(indexPath, $"weight_map entry '{entry.Name}' is not a file name.");
                 string shard = entry.Value.GetString()!;
-                if (shard.Contains('/') || shard.Contains('\\') || shard == ".." )
+                if (shard.Length == 0 || shard is "." or ".." || System.IO.Path.GetFileName(shard) != shard || shard.Contains('\\'))
                     throw new ModelFileException(indexPath, $"weight_map entry '{entry.Name}' names '{shard}', which is not a file in this folder.");
-                weightMap[entry.Name] = shard;
+                if (!weightMap.TryAdd(entry.Name, shard))
+                    throw new ModelFileException(indexPath, $"weight_map lists tensor '{entry.Name}' twice.");
             }
         }
         catch (JsonException e)
         {
             throw new ModelFileException(indexPath, $"not valid JSON ({e.Message}).");
         }
+        catch (InvalidOperationException e) // an escaped lone surrogate in a string
+        {
+            throw new ModelFileException(indexPath, $"holds a string that is not valid text ({e.Message}).");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ModelFileException(indexPath, $"cannot read: {e.Message}", e);
+        }
+        if (weightMap.Count == 0)
+            throw new ModelFileException(indexPath, "'weight_map' is empty; the model has no weights.");
         return weightMap.Values.Distinct().Order(StringComparer.Ordinal).ToList();
     }
 

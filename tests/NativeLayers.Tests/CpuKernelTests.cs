@@ -1,0 +1,171 @@
+using System.Runtime.InteropServices;
+using NativeLayers.Backends;
+using NativeLayers.Backends.Cpu;
+using NativeLayers.Loading;
+
+namespace NativeLayers.Tests;
+
+/// <summary>CPU kernels against plain double-precision references, on both vector widths.</summary>
+[Collection("SimdWidth")]
+public unsafe class CpuKernelTests
+{
+    public static TheoryData<DType, int, int, int, bool> MatMulCases()
+    {
+        var data = new TheoryData<DType, int, int, int, bool>();
+        foreach (var dtype in new[] { DType.F32, DType.F16, DType.BF16 })
+            foreach (var (rows, outFeatures, inFeatures) in new[] { (1, 7, 5), (1, 64, 64), (3, 37, 172), (8, 20, 80), (13, 129, 47), (33, 64, 100) })
+                foreach (bool use512 in new[] { true, false })
+                    data.Add(dtype, rows, outFeatures, inFeatures, use512);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(MatMulCases))]
+    public void MatMulMatchesDoubleReference(DType dtype, int rows, int outFeatures, int inFeatures, bool use512)
+    {
+        var random = new Random(rows * 1000 + outFeatures);
+        float[] x = RandomValues(random, rows * inFeatures);
+        float[] bias = RandomValues(random, outFeatures);
+        float[] weights = RandomValues(random, outFeatures * inFeatures);
+        byte[] stored = Store(weights, dtype, out float[] exact);
+        float[] y = RandomValues(random, rows * outFeatures);
+        float[] before = (float[])y.Clone();
+
+        bool previous = Simd.Use512;
+        Simd.Use512 = use512 && System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated;
+        try
+        {
+            using var pool = new WorkerPool(2);
+            fixed (float* px = x, pb = bias, py = y)
+            fixed (byte* pw = stored)
+                MatMul.Run(pool, px, inFeatures, rows, new WeightMatrix(pw, dtype, outFeatures, inFeatures), pb, py, outFeatures, accumulate: true);
+        }
+        finally { Simd.Use512 = previous; }
+
+        for (int t = 0; t < rows; t++)
+            for (int o = 0; o < outFeatures; o++)
+            {
+                double expected = before[t * outFeatures + o] + bias[o];
+                for (int k = 0; k < inFeatures; k++) expected += (double)x[t * inFeatures + k] * exact[o * inFeatures + k];
+                Assert.True(Math.Abs(expected - y[t * outFeatures + o]) <= 1e-4 * (1 + Math.Abs(expected)),
+                    $"y[{t},{o}] = {y[t * outFeatures + o]}, expected {expected}");
+            }
+    }
+
+    [Fact]
+    public void HalfConversionHandlesEveryBitPattern()
+    {
+        var bits = Enumerable.Range(0, 65536).Select(i => (ushort)i).ToArray();
+        var converted = new float[bits.Length];
+        foreach (bool use512 in new[] { true, false })
+        {
+            bool previous = Simd.Use512;
+            Simd.Use512 = use512 && System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated;
+            try
+            {
+                fixed (ushort* pb = bits) fixed (float* pc = converted)
+                    WeightConversion.ToFloat32((byte*)pb, DType.F16, pc, bits.Length);
+            }
+            finally { Simd.Use512 = previous; }
+            for (int i = 0; i < bits.Length; i++)
+            {
+                float expected = (float)BitConverter.UInt16BitsToHalf(bits[i]);
+                Assert.True(expected.Equals(converted[i]) || float.IsNaN(expected) && float.IsNaN(converted[i]),
+                    $"0x{i:x4}: {converted[i]}, expected {expected}");
+            }
+        }
+    }
+
+    [Fact]
+    public void SlidingWindowAttentionSeesWindowPlusOneKeys()
+    {
+        // One head, head_dim 2, 6 positions. With window W = 2 query 5 may see keys 3, 4 and 5 only.
+        const int n = 6, d = 2;
+        var random = new Random(3);
+        float[] q = RandomValues(random, n * d), k = RandomValues(random, n * d), v = RandomValues(random, n * d);
+        float[] output = new float[n * d];
+        fixed (float* pq = q, pk = k, pv = v, po = output)
+        {
+            var seq = new AttentionSequence(0, n, 0, pk, pv);
+            Attention.Run(WorkerPool.Default, [seq], pq, d, po, d, new AttentionShape(1, 1, d, 0.5f, Causal: true, SlidingWindow: 2));
+        }
+        for (int i = 0; i < n; i++)
+        {
+            int first = Math.Max(0, i - 2);
+            var scores = Enumerable.Range(first, i - first + 1).Select(j => 0.5 * (q[i * d] * k[j * d] + q[i * d + 1] * k[j * d + 1])).ToArray();
+            double max = scores.Max(), sum = scores.Sum(s => Math.Exp(s - max));
+            for (int c = 0; c < d; c++)
+            {
+                double expected = Enumerable.Range(0, scores.Length).Sum(j => Math.Exp(scores[j] - max) / sum * v[(first + j) * d + c]);
+                Assert.Equal(expected, output[i * d + c], 5);
+            }
+        }
+    }
+
+    [Fact]
+    public void SamplingFiltersAndIsReproducible()
+    {
+        float[] logits = [2f, 1f, 0.5f, -1f, 3f];
+        Assert.Equal(4, Sampling.Argmax(logits));
+        Assert.Equal(4, Sampling.Sample(logits, 0f, 0, 1f, new Random(1)));
+        // top-k 1 is greedy whatever the temperature
+        for (int s = 0; s < 20; s++) Assert.Equal(4, Sampling.Sample(logits, 5f, 1, 1f, new Random(s)));
+        // top-p keeps the smallest set reaching p: here the two most probable tokens
+        var seen = new HashSet<int>();
+        for (int s = 0; s < 200; s++) seen.Add(Sampling.Sample(logits, 1f, 0, 0.8f, new Random(s)));
+        Assert.Equal(new HashSet<int> { 0, 4 }, seen);
+        var first = Enumerable.Range(0, 50).Select(s => Sampling.Sample(logits, 1f, 0, 1f, new Random(s))).ToArray();
+        var again = Enumerable.Range(0, 50).Select(s => Sampling.Sample(logits, 1f, 0, 1f, new Random(s))).ToArray();
+        Assert.Equal(first, again);
+    }
+
+    [Fact]
+    public void WorkerPoolRunsEveryPartOnceAndPropagatesErrors()
+    {
+        using var pool = new WorkerPool(3);
+        for (int round = 0; round < 200; round++)
+        {
+            var hits = new int[round % 17 + 1];
+            pool.For(hits.Length, i => Interlocked.Increment(ref hits[i]));
+            Assert.All(hits, h => Assert.Equal(1, h));
+        }
+        var error = Assert.Throws<InvalidOperationException>(() => pool.For(8, i => { if (i == 5) throw new InvalidOperationException("part 5"); }));
+        Assert.Equal("part 5", error.Message);
+    }
+
+    [Fact]
+    public void GeluAndErfMatchReferenceValues()
+    {
+        Assert.Equal(0.8427007929, Activations.Erf(1f), 6);
+        Assert.Equal(-0.5204998778, Activations.Erf(-0.5f), 6);
+        Span<float> exact = [1f, -1f, 2.5f];
+        Activations.Apply(Activation.Gelu, exact);
+        Assert.Equal(0.8413447461, exact[0], 5);
+        Assert.Equal(-0.1586552539, exact[1], 5);
+        Assert.Equal(2.4844792, exact[2], 5);
+    }
+
+    private static float[] RandomValues(Random random, int count) => Enumerable.Range(0, count).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+
+    /// <summary>Stores float weights in a dtype and returns the exact values that dtype holds.</summary>
+    private static byte[] Store(float[] weights, DType dtype, out float[] exact)
+    {
+        switch (dtype)
+        {
+            case DType.F16:
+                var halves = weights.Select(w => (Half)w).ToArray();
+                exact = halves.Select(h => (float)h).ToArray();
+                return MemoryMarshal.AsBytes(halves.AsSpan()).ToArray();
+            case DType.BF16:
+                var bf = weights.Select(w => (ushort)(BitConverter.SingleToInt32Bits(w) >> 16)).ToArray();
+                exact = bf.Select(b => BitConverter.Int32BitsToSingle(b << 16)).ToArray();
+                return MemoryMarshal.AsBytes(bf.AsSpan()).ToArray();
+            default:
+                exact = weights;
+                return MemoryMarshal.AsBytes(weights.AsSpan()).ToArray();
+        }
+    }
+}
+
+[CollectionDefinition("SimdWidth", DisableParallelization = true)]
+public class SimdWidthCollection;
