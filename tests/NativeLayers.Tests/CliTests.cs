@@ -1,0 +1,106 @@
+using System.Text.Json;
+using NativeLayers.Cli;
+using NativeLayers.Loading;
+
+namespace NativeLayers.Tests;
+
+/// <summary>The `nl` commands end to end, in process.</summary>
+public class CliTests
+{
+    private static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int code = CliApp.Run(args, output, error);
+        return (code, output.ToString(), error.ToString());
+    }
+
+    [Theory]
+    [InlineData("llama")]
+    [InlineData("gemma")]
+    [InlineData("phi3")]
+    public void HiddenWritesEverySlotAndLogitsAsTheGoldens(string fixture)
+    {
+        using var golden = SafetensorsFile.Open(Path.Combine(SharedData.Fixture(fixture), "golden_single.safetensors"));
+        var ids = golden.ReadInt64("input_ids");
+        string path = Path.Combine(Path.GetTempPath(), $"nl-hidden-{fixture}-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            var (code, _, err) = Run("hidden", "--model", SharedData.Fixture(fixture), "--ids", string.Join(",", ids), "--out", path);
+            Assert.True(code == 0, err);
+            using var written = SafetensorsFile.Open(path);
+            int layers = written.Tensors.Count(t => t.Name.StartsWith("resid.")) - 1;
+            for (int i = 0; i < layers; i++)
+                SharedData.AssertClose(golden.ReadFloat32($"hidden_states.{i}"), written.ReadFloat32($"resid.{i}"), $"resid.{i}");
+            SharedData.AssertClose(golden.ReadFloat32("residual_final_prenorm"), written.ReadFloat32($"resid.{layers}"), "resid.L");
+            SharedData.AssertClose(golden.ReadFloat32("logits"), written.ReadFloat32("logits"), "logits");
+            Assert.Equal([ids.Length, golden.Get("hidden_states.0").Shape[2]], written.Get("resid.0").Shape);
+            Assert.Equal(DType.F32, written.Get("logits").DType);
+        }
+        finally { File.Delete(path); }
+    }
+
+    [Fact]
+    public void GenerateWithIdsPrintsTheGreedyTokens()
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(SharedData.Fixture("qwen2"), "generate.json")));
+        var prompt = doc.RootElement.GetProperty("prompt_ids").EnumerateArray().Select(e => e.GetInt32());
+        var expected = doc.RootElement.GetProperty("new_token_ids").EnumerateArray().Select(e => e.GetInt32()).ToArray();
+        var (code, output, err) = Run("generate", "--model", SharedData.Fixture("qwen2"), "--ids", string.Join(",", prompt), "--max-tokens", expected.Length.ToString());
+        Assert.True(code == 0, err);
+        Assert.Equal(string.Join(",", expected), output.Trim());
+    }
+
+    [Fact]
+    public void GenerateTellsTheGoldenStory()
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(SharedData.Model("stories260k"), "golden", "greedy.json")));
+        var first = doc.RootElement.GetProperty("cases")[0];
+        var (code, output, err) = Run("generate", "--model", SharedData.Model("stories260k"), "--prompt", first.GetProperty("prompt").GetString()!,
+            "--max-tokens", "64", "--show-layers");
+        Assert.True(code == 0, err);
+        Assert.StartsWith(first.GetProperty("full_text").GetString() + "\n", output);
+        Assert.Contains("block 4 (final)", output);
+        Assert.Contains("tokens/s", err);
+    }
+
+    [Fact]
+    public void TokenizeAndInspect()
+    {
+        var (code, output, _) = Run("tokenize", "--model", SharedData.Model("stories260k"), "--text", "Once upon a time");
+        Assert.Equal(0, code);
+        Assert.Equal("1,403,407,261,378", output.Trim());
+        (code, output, _) = Run("inspect", "--model", SharedData.Model("stories260k"));
+        Assert.Equal(0, code);
+        Assert.Contains("260,032", output);
+        Assert.Contains("8 heads / 4 kv heads", output);
+        Assert.Contains("SentencePiece", output);
+    }
+
+    [Fact]
+    public void BenchPrintsPrefillAndDecodeRates()
+    {
+        var (code, output, err) = Run("bench", "--model", SharedData.Model("stories260k"), "--prompt-tokens", "16", "--gen-tokens", "4",
+            "--batch", "2", "--repetitions", "2", "--threads", "2");
+        Assert.True(code == 0, err);
+        Assert.Contains("pp16", output);
+        Assert.Contains("tg4", output);
+    }
+
+    [Theory]
+    [InlineData(1, "model folder not found", "generate", "--model", "/no/such/folder", "--prompt", "x")]
+    [InlineData(1, "no tokenizer", "generate", "--model", "{fixture}", "--prompt", "x")]
+    [InlineData(1, "outside the vocabulary", "hidden", "--model", "{fixture}", "--ids", "1,100000", "--out", "/tmp/never.safetensors")]
+    [InlineData(1, "not a non-negative integer", "hidden", "--model", "{fixture}", "--ids", "1,x", "--out", "/tmp/never.safetensors")]
+    [InlineData(1, "exactly one of --prompt", "hidden", "--model", "{fixture}", "--out", "/tmp/never.safetensors")]
+    [InlineData(1, "temperature must be", "generate", "--model", "{fixture}", "--ids", "1", "--temperature", "-1")]
+    [InlineData(2, "Unrecognized", "generate", "--model", "{fixture}", "--bogus")]
+    [InlineData(2, "--model", "inspect")]
+    public void BadInputGivesOneClearLine(int expectedCode, string expectedText, params string[] args)
+    {
+        var (code, _, err) = Run(args.Select(a => a.Replace("{fixture}", SharedData.Fixture("llama"))).ToArray());
+        Assert.Equal(expectedCode, code);
+        Assert.Contains(expectedText, err);
+        Assert.DoesNotContain("   at ", err); // no stack trace
+    }
+}
