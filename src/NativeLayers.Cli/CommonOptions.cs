@@ -25,14 +25,14 @@ public static class CommonOptions
         return Transformer.Load(directory, new RuntimeOptions { Threads = threads });
     }
 
-    /// <summary>Parses "1,2,3" into token ids.</summary>
-    public static int[] ParseIds(string text)
+    /// <summary>Parses "1,2,3" into non-negative integers (token ids, token types).</summary>
+    public static int[] ParseIds(string text, string option = "--ids")
     {
         var parts = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
-        if (parts.Length == 0) throw new NativeLayersException("--ids is empty; give comma-separated token ids such as 1,403,407.");
+        if (parts.Length == 0) throw new NativeLayersException($"{option} is empty; give comma-separated integers such as 1,403,407.");
         return parts.Select(p => int.TryParse(p, out int id) && id >= 0
             ? id
-            : throw new NativeLayersException($"--ids: '{p}' is not a non-negative integer token id.")).ToArray();
+            : throw new NativeLayersException($"{option}: '{p}' is not a non-negative integer.")).ToArray();
     }
 
     /// <summary>The ids of a prompt given as text (through the model's tokenizer) or as explicit ids.</summary>

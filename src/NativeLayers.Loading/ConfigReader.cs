@@ -3,7 +3,14 @@ namespace NativeLayers.Loading;
 /// <summary>Reads <c>config.json</c> into <see cref="ModelConfig"/>, validating what each model type needs.</summary>
 public static class ConfigReader
 {
-    public static readonly IReadOnlyList<string> SupportedModelTypes = ["llama", "mistral", "qwen2", "gemma", "phi3"];
+    public static readonly IReadOnlyList<string> SupportedModelTypes = ["llama", "mistral", "qwen2", "gemma", "phi3", "gpt2", "gpt_neox", "bert"];
+
+    /// <summary>Where each model type keeps the common settings (GPT-2 has its own names).</summary>
+    private sealed record FieldNames(string Hidden, string Layers, string Heads, string Intermediate, string Eps, string Positions, string Activation, string DefaultActivation);
+
+    private static readonly FieldNames LlamaNames = new("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "rms_norm_eps", "max_position_embeddings", "hidden_act", "silu");
+    private static readonly FieldNames Gpt2Names = new("n_embd", "n_layer", "n_head", "n_inner", "layer_norm_epsilon", "n_positions", "activation_function", "gelu_new");
+    private static readonly FieldNames NeoxNames = LlamaNames with { Eps = "layer_norm_eps", DefaultActivation = "gelu" };
 
     public static ModelConfig Read(string path)
     {
@@ -13,18 +20,27 @@ public static class ConfigReader
             ?? throw new ModelFileException(path, "required field 'model_type' is missing; cannot tell which architecture this is.");
         if (!SupportedModelTypes.Contains(modelType))
             throw new ModelFileException(path, $"model_type '{modelType}' is not supported (supported: {string.Join(", ", SupportedModelTypes)}).");
+        bool llamaFamily = modelType is "llama" or "mistral" or "qwen2" or "gemma" or "phi3";
+        var names = modelType switch { "gpt2" => Gpt2Names, "gpt_neox" or "bert" => NeoxNames, _ => LlamaNames };
 
-        int hidden = f.PositiveInt("hidden_size");
-        int heads = f.PositiveInt("num_attention_heads");
-        int kvHeads = f.PositiveInt("num_key_value_heads", heads);
+        int hidden = f.PositiveInt(names.Hidden);
+        int heads = f.PositiveInt(names.Heads);
+        int kvHeads = llamaFamily ? f.PositiveInt("num_key_value_heads", heads) : heads;
         if (heads % kvHeads != 0)
             throw new ModelFileException(path, $"num_attention_heads ({heads}) must be a multiple of num_key_value_heads ({kvHeads}).");
-        int? explicitHeadDim = f.OptionalInt("head_dim");
+        int? explicitHeadDim = llamaFamily ? f.OptionalInt("head_dim") : null;
         if (explicitHeadDim == null && hidden % heads != 0)
-            throw new ModelFileException(path, $"hidden_size ({hidden}) is not divisible by num_attention_heads ({heads}) and no head_dim is given.");
+            throw new ModelFileException(path, $"{names.Hidden} ({hidden}) is not divisible by {names.Heads} ({heads}) and no head_dim is given.");
         int headDim = explicitHeadDim ?? hidden / heads;
-        if (headDim <= 0 || headDim % 2 != 0)
-            throw new ModelFileException(path, $"head_dim {headDim} must be positive and even for rotary embeddings.");
+        if (headDim <= 0) throw new ModelFileException(path, $"head_dim must be positive, got {headDim}.");
+        int rotaryDim = modelType switch
+        {
+            "gpt2" or "bert" => 0,
+            "gpt_neox" => (int)(headDim * (f.OptionalDouble("rotary_pct") ?? 1.0)),
+            _ => headDim,
+        };
+        if (rotaryDim % 2 != 0 || rotaryDim > headDim)
+            throw new ModelFileException(path, $"rotary dimension {rotaryDim} must be even and at most head_dim {headDim}.");
 
         int? window = modelType switch
         {
@@ -34,39 +50,48 @@ public static class ConfigReader
         };
         if (window is <= 0) throw new ModelFileException(path, $"sliding_window must be positive, got {window}.");
 
-        var config = new ModelConfig
+        return new ModelConfig
         {
             ModelType = modelType,
             SourcePath = path,
             Architectures = f.OptionalStringList("architectures"),
             VocabSize = f.PositiveInt("vocab_size"),
             HiddenSize = hidden,
-            NumLayers = f.PositiveInt("num_hidden_layers"),
+            NumLayers = f.PositiveInt(names.Layers),
             NumHeads = heads,
             NumKvHeads = kvHeads,
             HeadDim = headDim,
-            IntermediateSize = f.PositiveInt("intermediate_size"),
-            NormEps = f.OptionalDouble("rms_norm_eps") ?? throw new ModelFileException(path, "required field 'rms_norm_eps' (a number) is missing."),
-            RopeTheta = f.OptionalDouble("rope_theta") ?? 10000.0,
+            IntermediateSize = modelType == "gpt2" ? f.PositiveInt(names.Intermediate, 4 * hidden) : f.PositiveInt(names.Intermediate),
+            NormEps = f.OptionalDouble(names.Eps) ?? throw new ModelFileException(path, $"required field '{names.Eps}' (a number) is missing."),
+            RotaryDim = rotaryDim,
+            RopeTheta = (modelType == "gpt_neox" ? f.OptionalDouble("rotary_emb_base") : f.OptionalDouble("rope_theta")) ?? 10000.0,
             RopeScaling = ReadRopeScaling(f),
-            MaxPositions = f.PositiveInt("max_position_embeddings", 2048),
-            TieWordEmbeddings = f.OptionalBool("tie_word_embeddings") ?? modelType == "gemma", // HF per-class defaults
-            Activation = ReadActivation(f, modelType),
+            MaxPositions = f.PositiveInt(names.Positions, modelType is "gpt2" or "bert" ? null : 2048),
+            // Hugging Face per-class defaults: GPT-2 and Gemma tie, the others do not.
+            TieWordEmbeddings = f.OptionalBool("tie_word_embeddings") ?? modelType is "gemma" or "gpt2",
+            Activation = ReadActivation(f, modelType, names),
             SlidingWindow = window,
-            AttentionBias = modelType == "qwen2" || (f.OptionalBool("attention_bias") ?? false),
+            AttentionBias = modelType switch
+            {
+                "qwen2" or "gpt2" or "bert" => true,
+                "gpt_neox" => f.OptionalBool("attention_bias") ?? true,
+                _ => f.OptionalBool("attention_bias") ?? false,
+            },
+            ParallelResidual = modelType == "gpt_neox" && (f.OptionalBool("use_parallel_residual") ?? true),
+            TypeVocabSize = modelType == "bert" ? f.PositiveInt("type_vocab_size", 2) : 0,
             BosTokenId = f.OptionalInt("bos_token_id"),
             EosTokenIds = f.IntOrIntList("eos_token_id"),
+            PadTokenId = f.OptionalInt("pad_token_id"),
             TorchDtype = f.OptionalString("torch_dtype"),
         };
-        return config;
     }
 
-    private static Activation ReadActivation(JsonFields f, string modelType)
+    private static Activation ReadActivation(JsonFields f, string modelType, FieldNames names)
     {
         // Gemma (HF 4.40): hidden_activation decides, and gelu_pytorch_tanh when it is absent; hidden_act is ignored.
         string name = modelType == "gemma"
             ? f.OptionalString("hidden_activation") ?? "gelu_pytorch_tanh"
-            : f.OptionalString("hidden_act") ?? "silu";
+            : f.OptionalString(names.Activation) ?? names.DefaultActivation;
         return ParseActivation(f.Path, name);
     }
 
@@ -76,7 +101,8 @@ public static class ConfigReader
         "gelu_pytorch_tanh" or "gelu_new" or "gelu_fast" => Activation.GeluTanh,
         "gelu" => Activation.Gelu,
         "relu" => Activation.Relu,
-        _ => throw new ModelFileException(path, $"activation '{name}' is not supported (supported: silu, gelu, gelu_pytorch_tanh, gelu_new, relu)."),
+        "solu_ln" => Activation.SoluLn,
+        _ => throw new ModelFileException(path, $"activation '{name}' is not supported (supported: silu, gelu, gelu_pytorch_tanh, gelu_new, relu, solu_ln)."),
     };
 
     private static RopeScaling? ReadRopeScaling(JsonFields f)

@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using NativeLayers.Backends.Cpu;
 using NativeLayers.Loading;
 using NativeLayers.Runtime.Models;
@@ -24,6 +25,7 @@ public sealed unsafe class Transformer : IDisposable
     private readonly bool _ownsPool;
     private readonly RopeTable? _rope;
     private ITextTokenizer? _tokenizer;
+    private readonly WeightBinder _binder; // owns re-laid-out weights (transposed / permuted copies)
 
     public ModelFolder Folder { get; }
     public ModelConfig Config { get; }
@@ -43,7 +45,8 @@ public sealed unsafe class Transformer : IDisposable
         Config = folder.Config;
         var recipe = ModelRecipes.For(Config);
         Spec = recipe.Spec(Config);
-        Weights = recipe.Bind(new WeightBinder(folder.Weights, Config), Config);
+        _binder = new WeightBinder(folder.Weights, Config, [.. recipe.NamePrefixes]);
+        Weights = recipe.Bind(_binder, Config);
         if (Spec.RotaryDim > 0)
             _rope = new RopeTable(Spec.RotaryDim, Spec.RopeTheta, Spec.RopeScaling, Math.Min(Config.MaxPositions, 4096));
         _ownsPool = options.Threads > 0;
@@ -71,20 +74,28 @@ public sealed unsafe class Transformer : IDisposable
 
     public Sequence NewSequence(int expectedLength = 64) => new(new KvCache(Layers, KvWidth, expectedLength));
 
+    public bool HasLanguageModelHead => Weights.Head != null;
+
+    /// <summary>Logits for every token when the model has a head, none otherwise (encoders).</summary>
+    public LogitsMode DefaultLogits => HasLanguageModelHead ? LogitsMode.All : LogitsMode.None;
+
     /// <summary>Runs fresh sequences (no cache kept) and returns every slot of the residual stream.</summary>
-    public ForwardResult Forward(IReadOnlyList<int[]> batch, LogitsMode logits = LogitsMode.All)
+    public ForwardResult Forward(IReadOnlyList<int[]> batch, LogitsMode? logits = null, IReadOnlyList<int[]>? tokenTypes = null)
     {
         var sequences = batch.Select(b => NewSequence(b.Length)).ToArray();
-        return Forward(sequences, batch, logits);
+        return Forward(sequences, batch, logits ?? DefaultLogits, tokenTypes);
     }
 
     /// <summary>
     /// Appends tokens[i] to sequences[i] (prefill or decode, any mix of lengths), extending their KV caches.
     /// </summary>
-    public ForwardResult Forward(IReadOnlyList<Sequence> sequences, IReadOnlyList<int[]> tokens, LogitsMode logits)
+    public ForwardResult Forward(IReadOnlyList<Sequence> sequences, IReadOnlyList<int[]> tokens, LogitsMode logits, IReadOnlyList<int[]>? tokenTypes = null)
     {
         if (sequences.Count != tokens.Count)
             throw new ArgumentException($"{sequences.Count} sequences but {tokens.Count} token lists.");
+        if (logits != LogitsMode.None && !HasLanguageModelHead)
+            throw new NativeLayersException($"{Folder.Directory} ({Config.ModelType}) has no language-model head, so it gives no logits.");
+        ValidateTokenTypes(tokens, tokenTypes);
         lock (_forwardLock)
         {
             var rows = new List<SequenceRows>();
@@ -95,8 +106,8 @@ public sealed unsafe class Transformer : IDisposable
                 next += tokens[s].Length;
             }
             var stream = new ResidualStream(Layers, Width, rows);
-            Embed(stream, tokens);
             PrepareCaches(sequences, tokens);
+            Embed(stream, tokens, tokenTypes);
             for (int layer = 0; layer < Layers; layer++) RunBlock(layer, stream, sequences);
             foreach (var (sequence, ids) in sequences.Zip(tokens))
             {
@@ -107,19 +118,54 @@ public sealed unsafe class Transformer : IDisposable
         }
     }
 
-    private void Embed(ResidualStream stream, IReadOnlyList<int[]> tokens)
+    private void ValidateTokenTypes(IReadOnlyList<int[]> tokens, IReadOnlyList<int[]>? tokenTypes)
     {
-        int row = 0;
-        foreach (var ids in tokens)
-            foreach (int id in ids)
+        if (tokenTypes == null) return;
+        if (Weights.TokenTypeEmbedding == null)
+            throw new NativeLayersException($"{Config.ModelType} models take no token types.");
+        if (tokenTypes.Count != tokens.Count || tokens.Zip(tokenTypes).Any(p => p.First.Length != p.Second.Length))
+            throw new NativeLayersException("token types must give one type per token of every sequence.");
+        int types = Weights.TokenTypeEmbedding.Value.Rows;
+        foreach (var t in tokenTypes.SelectMany(x => x))
+            if ((uint)t >= (uint)types) throw new NativeLayersException($"token type {t} is outside 0..{types - 1}.");
+    }
+
+    /// <summary>Slot 0: token embedding (scaled), plus learned position and token-type embeddings, then the embedding norm.</summary>
+    private void Embed(ResidualStream stream, IReadOnlyList<int[]> tokens, IReadOnlyList<int[]>? tokenTypes)
+    {
+        var positions = Weights.PositionEmbedding;
+        var types = Weights.TokenTypeEmbedding;
+        var extra = new float[Width];
+        for (int s = 0; s < tokens.Count; s++)
+        {
+            var rows = stream.Sequences[s];
+            for (int t = 0; t < rows.Count; t++)
             {
+                int id = tokens[s][t], position = rows.FirstPosition + t;
                 if ((uint)id >= (uint)VocabSize)
                     throw new NativeLayersException($"token id {id} is outside the vocabulary of {Folder.Directory} (0..{VocabSize - 1}).");
-                var destination = stream.Row(0, row++);
+                var destination = stream.Row(0, rows.FirstRow + t);
                 Weights.Embedding.ReadRow(id, destination);
-                if (Spec.EmbeddingScale != 1f)
-                    System.Numerics.Tensors.TensorPrimitives.Multiply(destination, Spec.EmbeddingScale, destination);
+                if (Spec.EmbeddingScale != 1f) TensorPrimitives.Multiply(destination, Spec.EmbeddingScale, destination);
+                if (positions is { } p)
+                {
+                    if (position >= p.Rows)
+                        throw new NativeLayersException($"position {position} is beyond the {p.Rows} learned positions of {Folder.Directory}; use shorter inputs.");
+                    p.ReadRow(position, extra);
+                    TensorPrimitives.Add(destination, extra, destination);
+                }
+                if (types is { } tt)
+                {
+                    tt.ReadRow(tokenTypes?[s][t] ?? 0, extra);
+                    TensorPrimitives.Add(destination, extra, destination);
+                }
             }
+        }
+        if (Weights.EmbeddingNorm != null)
+        {
+            float* slot0 = stream.SlotBuffer(0).Pointer;
+            Normalize(Weights.EmbeddingNorm, slot0, slot0, stream.Rows);
+        }
     }
 
     private void PrepareCaches(IReadOnlyList<Sequence> sequences, IReadOnlyList<int[]> tokens)
@@ -138,26 +184,50 @@ public sealed unsafe class Transformer : IDisposable
     {
         var block = Weights.Blocks[layer];
         int rows = stream.Rows, d = Width;
-        int qkvWidth = QueryWidth + 2 * KvWidth;
+        long bytes = (long)rows * d * 4;
         float* input = stream.SlotBuffer(layer).Pointer;
         float* output = stream.SlotBuffer(layer + 1).Pointer;
         float* normed = _workspace.Get("normed", rows * d).Pointer;
+        switch (Spec.Layout)
+        {
+            case BlockLayout.PreNorm:
+                Normalize(block.AttentionNorm, input, normed, rows);
+                Buffer.MemoryCopy(input, output, bytes, bytes);
+                block.Output.Apply(Pool, Attend(layer, block, normed, stream, sequences), QueryWidth, rows, output, d, accumulate: true);
+                Normalize(block.MlpNorm, output, normed, rows);
+                block.Down.Apply(Pool, Mlp(block, normed, rows), Config.IntermediateSize, rows, output, d, accumulate: true);
+                break;
+            case BlockLayout.Parallel:
+                Normalize(block.AttentionNorm, input, normed, rows);
+                Buffer.MemoryCopy(input, output, bytes, bytes);
+                block.Output.Apply(Pool, Attend(layer, block, normed, stream, sequences), QueryWidth, rows, output, d, accumulate: true);
+                Normalize(block.MlpNorm, input, normed, rows);
+                block.Down.Apply(Pool, Mlp(block, normed, rows), Config.IntermediateSize, rows, output, d, accumulate: true);
+                break;
+            case BlockLayout.PostNorm:
+                float* middle = _workspace.Get("middle", rows * d).Pointer;
+                Buffer.MemoryCopy(input, normed, bytes, bytes);
+                block.Output.Apply(Pool, Attend(layer, block, input, stream, sequences), QueryWidth, rows, normed, d, accumulate: true);
+                Normalize(block.AttentionNorm, normed, middle, rows);
+                Buffer.MemoryCopy(middle, output, bytes, bytes);
+                block.Down.Apply(Pool, Mlp(block, middle, rows), Config.IntermediateSize, rows, output, d, accumulate: true);
+                Normalize(block.MlpNorm, output, output, rows);
+                break;
+        }
+    }
+
+    /// <summary>Self-attention of the (normalised) rows: projections, RoPE, cache append, attention. Returns [rows, heads·headDim].</summary>
+    private float* Attend(int layer, BlockWeights block, float* source, ResidualStream stream, IReadOnlyList<Sequence> sequences)
+    {
+        int rows = stream.Rows, qkvWidth = QueryWidth + 2 * KvWidth;
         float* qkv = _workspace.Get("qkv", rows * qkvWidth).Pointer;
         float* attention = _workspace.Get("attention", rows * QueryWidth).Pointer;
-
-        Normalize(block.AttentionNorm, input, normed, rows);
-        block.Qkv.Apply(Pool, normed, d, rows, qkv, qkvWidth);
+        block.Qkv.Apply(Pool, source, Width, rows, qkv, qkvWidth);
         var attentionSequences = RotateAndCache(layer, stream, sequences, qkv, qkvWidth);
         var shape = new AttentionShape(Config.NumHeads, Config.NumKvHeads, Config.HeadDim, 1f / MathF.Sqrt(Config.HeadDim),
             Spec.Causal, Spec.SlidingWindow);
         Attention.Run(Pool, attentionSequences, qkv, qkvWidth, attention, QueryWidth, shape);
-
-        Buffer.MemoryCopy(input, output, (long)rows * d * 4, (long)rows * d * 4);
-        block.Output.Apply(Pool, attention, QueryWidth, rows, output, d, accumulate: true);
-
-        Normalize(block.MlpNorm, output, normed, rows);
-        float* hidden = Mlp(block, normed, rows);
-        block.Down.Apply(Pool, hidden, Config.IntermediateSize, rows, output, d, accumulate: true);
+        return attention;
     }
 
     /// <summary>Rotates q and k of every new token in place and appends k and v to each sequence's cache.</summary>
@@ -204,6 +274,9 @@ public sealed unsafe class Transformer : IDisposable
             if (gated) Activations.ApplyGated(activation, gate, new Span<float>(up + (long)r * upWidth + inter, inter), new Span<float>(hidden + (long)r * inter, inter));
             else Activations.Apply(activation, gate);
         });
+        if (block.MlpInnerNorm is { } inner)
+            ForRows(rows, r => Norms.LayerNorm(hidden + (long)r * inter, inter, hidden + (long)r * inter, inter, 1, inter,
+                inner.Weight.Pointer, inner.Bias == null ? null : inner.Bias.Pointer, Spec.NormEps));
         return hidden;
     }
 
@@ -248,20 +321,34 @@ public sealed unsafe class Transformer : IDisposable
         float* gathered = _workspace.Get("final", n * d).Pointer;
         for (int i = 0; i < n; i++)
             Buffer.MemoryCopy(last + (long)sourceRows[i] * d, gathered + (long)i * d, d * 4, d * 4);
-        Normalize(Weights.FinalNorm, gathered, gathered, n);
+        if (Weights.FinalNorm != null) Normalize(Weights.FinalNorm, gathered, gathered, n);
         var logits = new PinnedBuffer(n * VocabSize);
-        Weights.Head.Apply(Pool, gathered, d, n, logits.Pointer, VocabSize);
+        Weights.Head!.Apply(Pool, gathered, d, n, logits.Pointer, VocabSize);
         return logits.Array;
     }
 
-    /// <summary>The final norm applied to rows of a slot (what Hugging Face reports as the last hidden state).</summary>
+    /// <summary>The final norm applied to rows of a slot (what Hugging Face reports as the last hidden state); a copy for models without one.</summary>
     public float[] FinalNorm(ReadOnlySpan<float> rows)
     {
         int n = rows.Length / Width;
         var result = new PinnedBuffer(rows.Length);
         rows.CopyTo(result.Span);
-        lock (_forwardLock) Normalize(Weights.FinalNorm, result.Pointer, result.Pointer, n);
+        if (Weights.FinalNorm != null)
+            lock (_forwardLock) Normalize(Weights.FinalNorm, result.Pointer, result.Pointer, n);
         return result.Array;
+    }
+
+    /// <summary>BERT's pooled output per sequence: tanh(dense(last slot at the first token)); [sequences, width].</summary>
+    public float[] PooledOutput(ResidualStream stream)
+    {
+        var pooler = Weights.Pooler ?? throw new NativeLayersException($"{Folder.Directory} has no pooler.");
+        int n = stream.Sequences.Count;
+        var first = new PinnedBuffer(n * Width);
+        for (int s = 0; s < n; s++) stream.Row(-1, stream.Sequences[s].FirstRow).CopyTo(first.Span.Slice(s * Width, Width));
+        var pooled = new PinnedBuffer(n * Width);
+        pooler.Apply(Pool, first.Pointer, Width, n, pooled.Pointer, Width);
+        TensorPrimitives.Tanh(pooled.Span, pooled.Span);
+        return pooled.Array;
     }
 
     public void Dispose()

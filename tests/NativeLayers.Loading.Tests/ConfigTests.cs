@@ -9,7 +9,7 @@ public sealed class ConfigTests : IDisposable
 
     public void Dispose() => _temp.Dispose();
 
-    /// <summary>Every model folder of a supported type in the shared data (checked against the folders by <see cref="ListsEverySupportedGoldenFixture"/>).</summary>
+    /// <summary>Every Llama-family model folder in the shared data (checked against the folders by <see cref="ListsEverySupportedGoldenFixture"/>).</summary>
     private static readonly string[] Supported =
     [
         "fixtures/golden/gemma", "fixtures/golden/llama", "fixtures/golden/llama-bf16", "fixtures/golden/llama-f16",
@@ -25,7 +25,7 @@ public sealed class ConfigTests : IDisposable
     public void ListsEverySupportedGoldenFixture()
     {
         var supported = Directory.GetDirectories(Shared.Path("fixtures", "golden"))
-            .Where(d => ConfigReader.SupportedModelTypes.Contains(
+            .Where(d => new[] { "llama", "mistral", "qwen2", "gemma", "phi3" }.Contains(
                 JsonDocument.Parse(File.ReadAllText(Path.Combine(d, "config.json"))).RootElement.GetProperty("model_type").GetString()))
             .Select(d => "fixtures/golden/" + Path.GetFileName(d));
         Assert.Equal(supported.Order(), Supported.Where(f => f.StartsWith("fixtures")).Order());
@@ -141,16 +141,29 @@ public sealed class ConfigTests : IDisposable
     }
 
     [Theory]
-    [InlineData("fixtures/golden/gpt2", "gpt2")]
-    [InlineData("fixtures/golden/gpt2-bare", "gpt2")]
-    [InlineData("fixtures/golden/bert", "bert")]
-    [InlineData("fixtures/golden/gpt_neox", "gpt_neox")]
-    public void UnsupportedModelTypeIsNamed(string relative, string modelType)
+    [InlineData("t5")]
+    [InlineData("mamba")]
+    public void UnsupportedModelTypeIsNamed(string modelType)
     {
-        var e = ReadFails(Path.Combine(Folder(relative), "config.json"));
+        string dir = Directory.CreateDirectory(_temp.File("unsupported-" + modelType)).FullName;
+        File.WriteAllText(Path.Combine(dir, "config.json"), $"{{\"model_type\": \"{modelType}\", \"hidden_size\": 8}}");
+        var e = ReadFails(Path.Combine(dir, "config.json"));
         Assert.Contains($"model_type '{modelType}' is not supported", e.Message);
         Assert.Contains("llama", e.Message);
-        Assert.Throws<ModelFileException>(() => ModelFolder.Open(Folder(relative)));
+        Assert.Throws<ModelFileException>(() => ModelFolder.Open(dir));
+    }
+
+    [Fact]
+    public void ReadsGpt2NeoxAndBertConfigsWithTheirOwnFieldNames()
+    {
+        var gpt2 = ConfigReader.Read(Path.Combine(Folder("fixtures/golden/gpt2"), "config.json"));
+        Assert.Equal((64, 2, 4, 256, 64, 0, true), (gpt2.HiddenSize, gpt2.NumLayers, gpt2.NumHeads, gpt2.IntermediateSize, gpt2.MaxPositions, gpt2.RotaryDim, gpt2.TieWordEmbeddings));
+        Assert.Equal(Activation.GeluTanh, gpt2.Activation);
+        Assert.Equal(1e-5, gpt2.NormEps);
+        var neox = ConfigReader.Read(Path.Combine(Folder("fixtures/golden/gpt_neox"), "config.json"));
+        Assert.Equal((4, true, false, Activation.Gelu), (neox.RotaryDim, neox.ParallelResidual, neox.TieWordEmbeddings, neox.Activation));
+        var bert = ConfigReader.Read(Path.Combine(Folder("fixtures/golden/bert"), "config.json"));
+        Assert.Equal((2, 1e-12, 0, 0), (bert.TypeVocabSize, bert.NormEps, bert.RotaryDim, bert.PadTokenId));
     }
 
     [Theory]
@@ -188,7 +201,7 @@ public sealed class ConfigTests : IDisposable
     [InlineData("hidden_size", "0", "field 'hidden_size' must be positive")]
     [InlineData("num_attention_heads", "-4", "field 'num_attention_heads' must be positive")]
     [InlineData("num_key_value_heads", "3", "num_attention_heads (4) must be a multiple of num_key_value_heads (3)")]
-    [InlineData("head_dim", "7", "head_dim 7 must be positive and even")]
+    [InlineData("head_dim", "7", "rotary dimension 7 must be even")]
     [InlineData("num_attention_heads", "6", "hidden_size (64) is not divisible by num_attention_heads (6)")]
     [InlineData("hidden_act", "\"tanh\"", "activation 'tanh' is not supported")]
     [InlineData("rope_scaling", "{\"type\":\"dynamic\",\"factor\":2.0}", "rope_scaling type 'dynamic' is not supported")]

@@ -41,6 +41,37 @@ public class CliTests
     }
 
     [Fact]
+    public void HiddenTakesTokenTypesForBert()
+    {
+        using var golden = SafetensorsFile.Open(Path.Combine(SharedData.Fixture("bert"), "golden_single.safetensors"));
+        string path = Path.Combine(Path.GetTempPath(), $"nl-hidden-bert-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            var (code, _, err) = Run("hidden", "--model", SharedData.Fixture("bert"), "--ids", string.Join(",", golden.ReadInt64("input_ids")),
+                "--token-types", string.Join(",", golden.ReadInt64("token_type_ids")), "--out", path);
+            Assert.True(code == 0, err);
+            using var written = SafetensorsFile.Open(path);
+            SharedData.AssertClose(golden.ReadFloat32("last_hidden_state"), written.ReadFloat32("resid.2"), "last hidden state");
+            SharedData.AssertClose(golden.ReadFloat32("pooler_output"), written.ReadFloat32("pooler_output"), "pooler");
+            Assert.False(written.Contains("logits"));
+        }
+        finally { File.Delete(path); }
+    }
+
+    [Theory]
+    [InlineData("gpt2")]
+    [InlineData("gpt2-bare")]
+    [InlineData("gpt_neox")]
+    [InlineData("bert-pretraining")]
+    [InlineData("mistral-swa")]
+    public void InspectDescribesEveryFixture(string fixture)
+    {
+        var (code, output, err) = Run("inspect", "--model", SharedData.Fixture(fixture));
+        Assert.True(code == 0, err);
+        Assert.Contains("parameters", output);
+    }
+
+    [Fact]
     public void GenerateWithIdsPrintsTheGreedyTokens()
     {
         using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(SharedData.Fixture("qwen2"), "generate.json")));

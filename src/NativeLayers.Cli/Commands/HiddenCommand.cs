@@ -14,17 +14,20 @@ public static class HiddenCommand
         var prompt = new Option<string?>("--prompt", "-p") { Description = "Prompt text (encoded with the model's tokenizer)." };
         var ids = new Option<string?>("--ids") { Description = "Prompt as comma-separated token ids." };
         var output = new Option<string>("--out", "-o") { Description = "Output .safetensors file.", Required = true };
+        var tokenTypes = new Option<string?>("--token-types") { Description = "Token types (segments) per token, comma-separated (BERT)." };
         var command = new Command("hidden",
-            "Write resid.{i} for every slot i = 0..L (F32 [tokens, d_model]; resid.L is the raw residual before the final norm) and logits (F32 [tokens, vocab]).")
-            { model, threads, prompt, ids, output };
+            "Write resid.{i} for every slot i = 0..L (F32 [tokens, d_model]; resid.L is the raw residual before the final norm) and logits (F32 [tokens, vocab]; BERT: pooler_output).")
+            { model, threads, prompt, ids, output, tokenTypes };
         command.SetAction(parse =>
         {
             using var m = CommonOptions.LoadModel(parse.GetValue(model)!, parse.GetValue(threads));
             int[] tokens = CommonOptions.PromptIds(m, parse.GetValue(prompt), parse.GetValue(ids));
-            var result = m.Forward([tokens]);
+            int[][]? types = parse.GetValue(tokenTypes) is { } text ? [CommonOptions.ParseIds(text, "--token-types")] : null;
+            var result = m.Forward([tokens], m.DefaultLogits, types);
             string path = parse.GetValue(output)!;
             Write(path, m, tokens, result);
-            parse.InvocationConfiguration.Output.WriteLine($"wrote {path}: resid.0..resid.{m.Layers} [{tokens.Length}, {m.Width}], logits [{tokens.Length}, {m.VocabSize}]");
+            string extra = result.Logits != null ? $"logits [{tokens.Length}, {m.VocabSize}]" : m.Weights.Pooler != null ? $"pooler_output [1, {m.Width}]" : "no logits (no LM head)";
+            parse.InvocationConfiguration.Output.WriteLine($"wrote {path}: resid.0..resid.{m.Layers} [{tokens.Length}, {m.Width}], {extra}");
             return 0;
         });
         return command;
@@ -35,7 +38,10 @@ public static class HiddenCommand
         var tensors = new List<TensorData>();
         for (int i = 0; i < result.Residual.SlotCount; i++)
             tensors.Add(TensorData.FromFloats($"resid.{i}", [tokens.Length, model.Width], result.Residual.Slot(i).ToArray()));
-        tensors.Add(TensorData.FromFloats("logits", [tokens.Length, model.VocabSize], result.Logits!));
+        if (result.Logits != null)
+            tensors.Add(TensorData.FromFloats("logits", [tokens.Length, model.VocabSize], result.Logits));
+        if (model.Weights.Pooler != null)
+            tensors.Add(TensorData.FromFloats("pooler_output", [1, model.Width], model.PooledOutput(result.Residual)));
         tensors.Add(TensorData.FromInt64("input_ids", [tokens.Length], tokens.Select(t => (long)t).ToArray()));
         var metadata = new Dictionary<string, string>
         {

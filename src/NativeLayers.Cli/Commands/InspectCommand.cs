@@ -29,8 +29,10 @@ public static class InspectCommand
             Row("hidden size", c.HiddenSize.ToString());
             Row("attention", $"{c.NumHeads} heads / {c.NumKvHeads} kv heads, head_dim {c.HeadDim}" + (c.SlidingWindow is int w ? $", sliding window {w}" : ""));
             Row("mlp", $"intermediate {c.IntermediateSize}, {m.Spec.Activation}{(m.Spec.GatedMlp ? " gated" : "")}");
-            Row("norm", $"{m.Spec.Norm}, eps {c.NormEps}");
-            Row("positions", $"RoPE over {m.Spec.RotaryDim} dims, theta {c.RopeTheta}" + (c.RopeScaling is { } s ? $", {s.Type} scaling ×{s.Factor}" : "") + $", max {c.MaxPositions}");
+            Row("block", $"{m.Spec.Layout} blocks, {m.Spec.Norm} (eps {c.NormEps}), {(m.Spec.Causal ? "causal" : "bidirectional")} attention");
+            Row("positions", (m.Spec.RotaryDim > 0
+                ? $"RoPE over {m.Spec.RotaryDim} of {c.HeadDim} dims, theta {c.RopeTheta}" + (c.RopeScaling is { } s ? $", {s.Type} scaling ×{s.Factor}" : "")
+                : "learned absolute") + $", max {c.MaxPositions}" + (c.TypeVocabSize > 0 ? $", {c.TypeVocabSize} token types" : ""));
             Row("vocabulary", $"{c.VocabSize}, embeddings {(c.TieWordEmbeddings ? "tied" : "untied")}");
             Row("residual slots", $"{c.NumLayers + 1} (0 = embeddings, l+1 = after block l, {c.NumLayers} = raw final residual)");
             Row("parameters", $"{parameters:N0}");

@@ -4,6 +4,17 @@ namespace NativeLayers.Runtime.Models;
 
 public enum NormKind { RmsNorm, LayerNorm }
 
+/// <summary>Where the norms sit and how the two sub-layers meet the residual stream.</summary>
+public enum BlockLayout
+{
+    /// <summary>x += attn(norm1(x)); x += mlp(norm2(x)) (Llama, GPT-2, sequential GPT-NeoX).</summary>
+    PreNorm,
+    /// <summary>x += attn(norm1(x)) + mlp(norm2(x)), both reading the block input (GPT-NeoX / Pythia).</summary>
+    Parallel,
+    /// <summary>x = norm1(x + attn(x)); x = norm2(x + mlp(x)) (BERT).</summary>
+    PostNorm,
+}
+
 /// <summary>
 /// What distinguishes one architecture's block from another's: the recipe reads a config into this, and the one
 /// generic block in <see cref="Transformer"/> runs it.
@@ -11,6 +22,7 @@ public enum NormKind { RmsNorm, LayerNorm }
 public sealed record ArchitectureSpec
 {
     public required NormKind Norm { get; init; }
+    public BlockLayout Layout { get; init; } = BlockLayout.PreNorm;
     public required float NormEps { get; init; }
     /// <summary>Multiplier applied to token embeddings (Gemma: sqrt(hidden_size) rounded to float32).</summary>
     public float EmbeddingScale { get; init; } = 1f;

@@ -7,12 +7,14 @@ public interface IModelRecipe
 {
     IReadOnlyList<string> ModelTypes { get; }
     ArchitectureSpec Spec(ModelConfig config);
+    /// <summary>Name prefixes to try, in order (checkpoints are saved with and without the base-model prefix).</summary>
+    IReadOnlyList<string> NamePrefixes => [""];
     ModelWeights Bind(WeightBinder binder, ModelConfig config);
 }
 
 public static class ModelRecipes
 {
-    private static readonly IModelRecipe[] All = [new LlamaFamilyRecipe()];
+    private static readonly IModelRecipe[] All = [new LlamaFamilyRecipe(), new Gpt2Recipe(), new GptNeoxRecipe(), new BertRecipe()];
 
     public static IModelRecipe For(ModelConfig config) =>
         All.FirstOrDefault(r => r.ModelTypes.Contains(config.ModelType))

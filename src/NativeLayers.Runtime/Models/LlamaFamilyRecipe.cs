@@ -18,7 +18,7 @@ public sealed class LlamaFamilyRecipe : IModelRecipe
         EmbeddingScale = c.ModelType == "gemma" ? (float)Math.Sqrt(c.HiddenSize) : 1f,
         Activation = c.Activation,
         GatedMlp = true,
-        RotaryDim = c.HeadDim,
+        RotaryDim = c.RotaryDim,
         RopeTheta = c.RopeTheta,
         RopeScaling = c.RopeScaling,
         SlidingWindow = c.SlidingWindow,

@@ -50,12 +50,24 @@ public sealed class BlockWeights
     /// <summary>[gate | up] for gated MLPs, [up] otherwise.</summary>
     public required Linear Up { get; init; }
     public required Linear Down { get; init; }
+    /// <summary>The LayerNorm inside a SoLU MLP (after x · softmax(x)); null otherwise.</summary>
+    public NormWeights? MlpInnerNorm { get; init; }
 }
 
 public sealed class ModelWeights
 {
     public required WeightMatrix Embedding { get; init; }
+    /// <summary>Learned absolute positions (GPT-2, BERT), added to the token embedding.</summary>
+    public WeightMatrix? PositionEmbedding { get; init; }
+    /// <summary>Token types / segments (BERT).</summary>
+    public WeightMatrix? TokenTypeEmbedding { get; init; }
+    /// <summary>Norm applied to the summed embeddings before slot 0 (BERT).</summary>
+    public NormWeights? EmbeddingNorm { get; init; }
     public required BlockWeights[] Blocks { get; init; }
-    public required NormWeights FinalNorm { get; init; }
-    public required Linear Head { get; init; }
+    /// <summary>Null for encoders without a final norm (BERT's last layer ends in its own LayerNorm).</summary>
+    public NormWeights? FinalNorm { get; init; }
+    /// <summary>Null when the model has no language-model head.</summary>
+    public Linear? Head { get; init; }
+    /// <summary>BERT's pooler: tanh(dense(h[CLS])).</summary>
+    public Linear? Pooler { get; init; }
 }

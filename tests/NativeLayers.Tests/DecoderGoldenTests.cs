@@ -5,13 +5,13 @@ using NativeLayers.Runtime.Generation;
 
 namespace NativeLayers.Tests;
 
-/// <summary>The forward pass against Hugging Face transformers' own outputs for every Llama-family fixture.</summary>
-public class LlamaFamilyGoldenTests
+/// <summary>The forward pass against Hugging Face transformers' own outputs for every decoder fixture.</summary>
+public class DecoderGoldenTests
 {
     public static TheoryData<string, string> Cases()
     {
         var data = new TheoryData<string, string>();
-        foreach (var fixture in new[] { "llama", "llama-f16", "llama-bf16", "qwen2", "mistral", "mistral-swa", "gemma", "phi3" })
+        foreach (var fixture in new[] { "llama", "llama-f16", "llama-bf16", "qwen2", "mistral", "mistral-swa", "gemma", "phi3", "gpt2", "gpt2-bare", "gpt_neox" })
             foreach (var golden in new[] { "golden.safetensors", "golden_single.safetensors" })
                 data.Add(fixture, golden);
         return data;
@@ -41,6 +41,8 @@ public class LlamaFamilyGoldenTests
     [InlineData("mistral-swa")]
     [InlineData("gemma")]
     [InlineData("phi3")]
+    [InlineData("gpt2")]
+    [InlineData("gpt_neox")]
     public void GreedyGenerationWithKvCacheMatchesTransformers(string fixture)
     {
         using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(SharedData.Fixture(fixture), "generate.json")));
