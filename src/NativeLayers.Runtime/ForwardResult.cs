@@ -4,13 +4,27 @@ namespace NativeLayers.Runtime;
 public enum LogitsMode { None, LastPerSequence, All }
 
 /// <summary>The residual stream of a forward call and the logits that were asked for.</summary>
-public sealed class ForwardResult(ResidualStream residual, float[]? logits, int vocabSize, LogitsMode mode)
+public sealed class ForwardResult(ResidualStream residual, float[]? logits, int vocabSize, LogitsMode mode,
+    IReadOnlyDictionary<Hooks.HookId, float[]>? captured = null)
 {
+    private readonly IReadOnlyDictionary<Hooks.HookId, float[]> _captured = captured ?? new Dictionary<Hooks.HookId, float[]>();
+
     public ResidualStream Residual { get; } = residual;
     /// <summary>[rows, vocab]: one row per token (All) or per sequence (LastPerSequence); null for None.</summary>
     public float[]? Logits { get; } = logits;
     public int VocabSize { get; } = vocabSize;
     public LogitsMode Mode { get; } = mode;
+
+    /// <summary>[rows, width] values at a hook point: residual slots always, computed points when they were captured.</summary>
+    public ReadOnlySpan<float> Read(Hooks.HookId hook)
+    {
+        if (hook.Slot >= 0) return Residual.Slot(hook.Slot);
+        return _captured.TryGetValue(hook, out var values)
+            ? values
+            : throw new Loading.NativeLayersException($"{hook.Name} was not captured; list it in ForwardOptions.Capture.");
+    }
+
+    public IReadOnlyDictionary<Hooks.HookId, float[]> Captured => _captured;
 
     public ReadOnlySpan<float> LogitsRow(int row) =>
         (Logits ?? throw new InvalidOperationException("this forward call computed no logits.")).AsSpan(row * VocabSize, VocabSize);

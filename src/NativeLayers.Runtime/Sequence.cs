@@ -8,4 +8,6 @@ public sealed class Sequence
     public KvCache Cache { get; }
     public List<int> Tokens { get; } = [];
     public int Length => Cache.Length;
+    /// <summary>Tokens given in the first forward call (the prompt); later tokens count as generated.</summary>
+    public int? PromptLength { get; internal set; }
 }

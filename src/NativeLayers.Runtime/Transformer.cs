@@ -1,6 +1,7 @@
 using System.Numerics.Tensors;
 using NativeLayers.Backends.Cpu;
 using NativeLayers.Loading;
+using NativeLayers.Runtime.Hooks;
 using NativeLayers.Runtime.Models;
 using NativeLayers.Tokenizing;
 
@@ -80,22 +81,43 @@ public sealed unsafe class Transformer : IDisposable
     public LogitsMode DefaultLogits => HasLanguageModelHead ? LogitsMode.All : LogitsMode.None;
 
     /// <summary>Runs fresh sequences (no cache kept) and returns every slot of the residual stream.</summary>
-    public ForwardResult Forward(IReadOnlyList<int[]> batch, LogitsMode? logits = null, IReadOnlyList<int[]>? tokenTypes = null)
-    {
-        var sequences = batch.Select(b => NewSequence(b.Length)).ToArray();
-        return Forward(sequences, batch, logits ?? DefaultLogits, tokenTypes);
-    }
+    public ForwardResult Forward(IReadOnlyList<int[]> batch, LogitsMode? logits = null, IReadOnlyList<int[]>? tokenTypes = null) =>
+        Forward(batch, new ForwardOptions { Logits = logits, TokenTypes = tokenTypes });
+
+    public ForwardResult Forward(IReadOnlyList<int[]> batch, ForwardOptions options) =>
+        Forward(batch.Select(b => NewSequence(b.Length)).ToArray(), batch, options);
+
+    /// <summary>Appends tokens[i] to sequences[i] (prefill or decode, any mix of lengths), extending their KV caches.</summary>
+    public ForwardResult Forward(IReadOnlyList<Sequence> sequences, IReadOnlyList<int[]> tokens, LogitsMode logits, IReadOnlyList<int[]>? tokenTypes = null) =>
+        Forward(sequences, tokens, new ForwardOptions { Logits = logits, TokenTypes = tokenTypes });
+
+    public ForwardResult Forward(IReadOnlyList<Sequence> sequences, IReadOnlyList<int[]> tokens, ForwardOptions options) =>
+        Run(sequences, tokens, options, startSlot: 0, initialResidual: null);
 
     /// <summary>
-    /// Appends tokens[i] to sequences[i] (prefill or decode, any mix of lengths), extending their KV caches.
+    /// Runs blocks startSlot..L-1 of fresh sequences from a given residual: <paramref name="residual"/> holds, per
+    /// sequence, [tokens, width] rows that become slot <paramref name="startSlot"/> (slots before it stay zero).
+    /// Token ids are still needed for their count and positions. This is the entry point for stitching and for
+    /// checking steering ("a steered forward equals an unsteered one resumed from the modified residual").
     /// </summary>
-    public ForwardResult Forward(IReadOnlyList<Sequence> sequences, IReadOnlyList<int[]> tokens, LogitsMode logits, IReadOnlyList<int[]>? tokenTypes = null)
+    public ForwardResult ForwardFrom(int startSlot, IReadOnlyList<float[]> residual, IReadOnlyList<int[]> tokens, ForwardOptions? options = null)
+    {
+        if (startSlot < 0 || startSlot > Layers)
+            throw new NativeLayersException($"cannot resume from slot {startSlot}: this model has slots 0..{Layers}.");
+        if (residual.Count != tokens.Count || residual.Zip(tokens).Any(p => p.First.Length != p.Second.Length * Width))
+            throw new NativeLayersException($"the residual to resume from must hold [tokens, {Width}] values for each sequence.");
+        var sequences = tokens.Select(t => NewSequence(t.Length)).ToArray();
+        return Run(sequences, tokens, options ?? new ForwardOptions(), startSlot, residual);
+    }
+
+    private ForwardResult Run(IReadOnlyList<Sequence> sequences, IReadOnlyList<int[]> tokens, ForwardOptions options, int startSlot, IReadOnlyList<float[]>? initialResidual)
     {
         if (sequences.Count != tokens.Count)
             throw new ArgumentException($"{sequences.Count} sequences but {tokens.Count} token lists.");
+        var logits = options.Logits ?? DefaultLogits;
         if (logits != LogitsMode.None && !HasLanguageModelHead)
             throw new NativeLayersException($"{Folder.Directory} ({Config.ModelType}) has no language-model head, so it gives no logits.");
-        ValidateTokenTypes(tokens, tokenTypes);
+        ValidateTokenTypes(tokens, options.TokenTypes);
         lock (_forwardLock)
         {
             var rows = new List<SequenceRows>();
@@ -104,17 +126,30 @@ public sealed unsafe class Transformer : IDisposable
             {
                 rows.Add(new SequenceRows(next, tokens[s].Length, sequences[s].Length));
                 next += tokens[s].Length;
+                sequences[s].PromptLength ??= sequences[s].Length + tokens[s].Length;
             }
             var stream = new ResidualStream(Layers, Width, rows);
+            var hooks = HookRunner.Create(this, stream, sequences, options);
             PrepareCaches(sequences, tokens);
-            Embed(stream, tokens, tokenTypes);
-            for (int layer = 0; layer < Layers; layer++) RunBlock(layer, stream, sequences);
+            if (initialResidual == null)
+            {
+                Embed(stream, tokens, options.TokenTypes);
+                hooks?.Apply(HookId.Embed, stream.SlotBuffer(0).Pointer);
+            }
+            else
+            {
+                var slot = stream.Slot(startSlot);
+                for (int s = 0; s < initialResidual.Count; s++) initialResidual[s].CopyTo(slot[(rows[s].FirstRow * Width)..]);
+            }
+            for (int layer = startSlot; layer < Layers; layer++) RunBlock(layer, stream, sequences, hooks);
             foreach (var (sequence, ids) in sequences.Zip(tokens))
             {
                 sequence.Cache.Length += ids.Length;
                 sequence.Tokens.AddRange(ids);
             }
-            return new ForwardResult(stream, ComputeLogits(stream, logits), VocabSize, logits);
+            if (hooks != null && hooks.Captures(HookId.FinalNormalized))
+                hooks.Store(HookId.FinalNormalized, FinalNormUnlocked(stream.Slot(Layers)));
+            return new ForwardResult(stream, ComputeLogits(stream, logits), VocabSize, logits, hooks?.Captured);
         }
     }
 
@@ -180,7 +215,7 @@ public sealed unsafe class Transformer : IDisposable
         _rope?.EnsurePositions(longest);
     }
 
-    private void RunBlock(int layer, ResidualStream stream, IReadOnlyList<Sequence> sequences)
+    private void RunBlock(int layer, ResidualStream stream, IReadOnlyList<Sequence> sequences, HookRunner? hooks)
     {
         var block = Weights.Blocks[layer];
         int rows = stream.Rows, d = Width;
@@ -188,32 +223,61 @@ public sealed unsafe class Transformer : IDisposable
         float* input = stream.SlotBuffer(layer).Pointer;
         float* output = stream.SlotBuffer(layer + 1).Pointer;
         float* normed = _workspace.Get("normed", rows * d).Pointer;
+        var residPre = new HookId(HookPoint.ResidPre, layer);
+        var attnOut = new HookId(HookPoint.AttnOut, layer);
+        var residMid = new HookId(HookPoint.ResidMid, layer);
+        var mlpOut = new HookId(HookPoint.MlpOut, layer);
+        var residPost = new HookId(HookPoint.ResidPost, layer);
+        hooks?.Apply(residPre, input);
         switch (Spec.Layout)
         {
             case BlockLayout.PreNorm:
                 Normalize(block.AttentionNorm, input, normed, rows);
-                Buffer.MemoryCopy(input, output, bytes, bytes);
-                block.Output.Apply(Pool, Attend(layer, block, normed, stream, sequences), QueryWidth, rows, output, d, accumulate: true);
+                AddSubLayer(hooks, block.Output, Attend(layer, block, normed, stream, sequences), QueryWidth, input, output, rows, attnOut, residMid);
+                hooks?.Apply(residMid, output);
                 Normalize(block.MlpNorm, output, normed, rows);
-                block.Down.Apply(Pool, Mlp(block, normed, rows), Config.IntermediateSize, rows, output, d, accumulate: true);
+                AddSubLayer(hooks, block.Down, Mlp(block, normed, rows), Config.IntermediateSize, output, output, rows, mlpOut, residPost);
                 break;
             case BlockLayout.Parallel:
                 Normalize(block.AttentionNorm, input, normed, rows);
-                Buffer.MemoryCopy(input, output, bytes, bytes);
-                block.Output.Apply(Pool, Attend(layer, block, normed, stream, sequences), QueryWidth, rows, output, d, accumulate: true);
+                AddSubLayer(hooks, block.Output, Attend(layer, block, normed, stream, sequences), QueryWidth, input, output, rows, attnOut);
                 Normalize(block.MlpNorm, input, normed, rows);
-                block.Down.Apply(Pool, Mlp(block, normed, rows), Config.IntermediateSize, rows, output, d, accumulate: true);
+                AddSubLayer(hooks, block.Down, Mlp(block, normed, rows), Config.IntermediateSize, output, output, rows, mlpOut, residPost);
                 break;
             case BlockLayout.PostNorm:
                 float* middle = _workspace.Get("middle", rows * d).Pointer;
-                Buffer.MemoryCopy(input, normed, bytes, bytes);
-                block.Output.Apply(Pool, Attend(layer, block, input, stream, sequences), QueryWidth, rows, normed, d, accumulate: true);
+                AddSubLayer(hooks, block.Output, Attend(layer, block, input, stream, sequences), QueryWidth, input, normed, rows, attnOut);
                 Normalize(block.AttentionNorm, normed, middle, rows);
-                Buffer.MemoryCopy(middle, output, bytes, bytes);
-                block.Down.Apply(Pool, Mlp(block, middle, rows), Config.IntermediateSize, rows, output, d, accumulate: true);
+                hooks?.Apply(residMid, middle);
+                AddSubLayer(hooks, block.Down, Mlp(block, middle, rows), Config.IntermediateSize, middle, output, rows, mlpOut);
                 Normalize(block.MlpNorm, output, output, rows);
                 break;
         }
+        hooks?.Apply(residPost, output);
+    }
+
+    /// <summary>
+    /// target = residual + projection(activations): the residual addition every sub-layer ends with. Plain
+    /// steering additions ride on the projection's bias; the sub-layer output gets its own buffer only when a
+    /// hook must see or change it.
+    /// </summary>
+    private void AddSubLayer(HookRunner? hooks, Linear projection, float* activations, int inFeatures, float* residual, float* target,
+        int rows, HookId output, params HookId[] folded)
+    {
+        int d = Width;
+        long bytes = (long)rows * d * 4;
+        var bias = hooks?.FoldedBias(projection, [output, .. folded]);
+        if (hooks != null && hooks.NeedsRows(output))
+        {
+            var separate = _workspace.Get("sublayer", rows * d);
+            projection.Apply(Pool, activations, inFeatures, rows, separate.Pointer, d, bias: bias);
+            hooks.Apply(output, separate.Pointer);
+            var sum = new Span<float>(target, rows * d);
+            TensorPrimitives.Add(new ReadOnlySpan<float>(residual, rows * d), separate.Span[..(rows * d)], sum);
+            return;
+        }
+        if (residual != target) Buffer.MemoryCopy(residual, target, bytes, bytes);
+        projection.Apply(Pool, activations, inFeatures, rows, target, d, accumulate: true, bias: bias);
     }
 
     /// <summary>Self-attention of the (normalised) rows: projections, RoPE, cache append, attention. Returns [rows, heads·headDim].</summary>
@@ -330,11 +394,14 @@ public sealed unsafe class Transformer : IDisposable
     /// <summary>The final norm applied to rows of a slot (what Hugging Face reports as the last hidden state); a copy for models without one.</summary>
     public float[] FinalNorm(ReadOnlySpan<float> rows)
     {
-        int n = rows.Length / Width;
+        lock (_forwardLock) return FinalNormUnlocked(rows);
+    }
+
+    private float[] FinalNormUnlocked(ReadOnlySpan<float> rows)
+    {
         var result = new PinnedBuffer(rows.Length);
         rows.CopyTo(result.Span);
-        if (Weights.FinalNorm != null)
-            lock (_forwardLock) Normalize(Weights.FinalNorm, result.Pointer, result.Pointer, n);
+        if (Weights.FinalNorm != null) Normalize(Weights.FinalNorm, result.Pointer, result.Pointer, rows.Length / Width);
         return result.Array;
     }
 

@@ -26,8 +26,13 @@ public sealed class Generator(Transformer model)
         if (options.MaxNewTokens == 0)
             return prompts.Select((p, i) => new GenerationOutput(p, [], StopReason.MaxTokens)).ToList();
 
+        if (options.PromptSteering is { } p && p.Count != prompts.Count)
+            throw new NativeLayersException($"{p.Count} steering plans for {prompts.Count} prompts; give one (or null) per prompt.");
+        var plans = prompts.Select((_, i) => options.PromptSteering?[i] ?? options.Steering).ToArray();
+        ForwardOptions Step(IEnumerable<int> indices) => new() { Logits = LogitsMode.LastPerSequence, SequenceSteering = indices.Select(i => plans[i]).ToArray() };
+
         var active = Enumerable.Range(0, prompts.Count).ToList();
-        var result = model.Forward(sequences, prompts, LogitsMode.LastPerSequence);
+        var result = model.Forward(sequences, prompts, Step(active));
         while (active.Count > 0)
         {
             var next = new List<int>();
@@ -42,8 +47,7 @@ public sealed class Generator(Transformer model)
             }
             active = next;
             if (active.Count == 0) break;
-            result = model.Forward(active.Select(i => sequences[i]).ToArray(), active.Select(i => new[] { produced[i][^1] }).ToArray(),
-                LogitsMode.LastPerSequence);
+            result = model.Forward(active.Select(i => sequences[i]).ToArray(), active.Select(i => new[] { produced[i][^1] }).ToArray(), Step(active));
         }
         return prompts.Select((p, i) => new GenerationOutput(p, produced[i].ToArray(), reasons[i])).ToList();
     }

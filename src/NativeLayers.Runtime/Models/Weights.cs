@@ -24,14 +24,15 @@ public sealed unsafe class Linear
 
     public long ByteLength => Parts.Sum(p => p.ByteLength);
 
-    /// <summary>y[rows, OutFeatures] (+)= x[rows, InFeatures] · Wᵀ + b.</summary>
-    public void Apply(WorkerPool pool, float* x, int xStride, int rows, float* y, int yStride, bool accumulate = false)
+    /// <summary>y[rows, OutFeatures] (+)= x[rows, InFeatures] · Wᵀ + b (b = <paramref name="bias"/> when given, else the layer's own).</summary>
+    public void Apply(WorkerPool pool, float* x, int xStride, int rows, float* y, int yStride, bool accumulate = false, PinnedBuffer? bias = null)
     {
+        var b = bias ?? Bias;
         int offset = 0;
         foreach (var part in Parts)
         {
-            float* bias = Bias == null ? null : Bias.Pointer + offset;
-            MatMul.Run(pool, x, xStride, rows, part, bias, y + offset, yStride, accumulate);
+            float* partBias = b == null ? null : b.Pointer + offset;
+            MatMul.Run(pool, x, xStride, rows, part, partBias, y + offset, yStride, accumulate);
             offset += part.Rows;
         }
     }

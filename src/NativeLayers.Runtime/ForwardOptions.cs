@@ -1,0 +1,18 @@
+using NativeLayers.Runtime.Hooks;
+
+namespace NativeLayers.Runtime;
+
+/// <summary>What a forward call computes besides the residual slots: logits, captured sub-layer points, steering.</summary>
+public sealed record ForwardOptions
+{
+    /// <summary>Null = every token's logits when the model has a head, none otherwise.</summary>
+    public LogitsMode? Logits { get; init; }
+    /// <summary>Token types per token (BERT segments); null = all 0.</summary>
+    public IReadOnlyList<int[]>? TokenTypes { get; init; }
+    /// <summary>One plan for every sequence of the call.</summary>
+    public SteeringPlan? Steering { get; init; }
+    /// <summary>A plan (or null) per sequence; overrides <see cref="Steering"/>.</summary>
+    public IReadOnlyList<SteeringPlan?>? SequenceSteering { get; init; }
+    /// <summary>Computed points to keep (attn_out, mlp_out, resid_mid, final_normalized). Slot points are always there.</summary>
+    public IReadOnlyCollection<HookId>? Capture { get; init; }
+}

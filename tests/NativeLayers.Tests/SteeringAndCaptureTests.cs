@@ -1,0 +1,193 @@
+using NativeLayers.Loading;
+using NativeLayers.Runtime;
+using NativeLayers.Runtime.Generation;
+using NativeLayers.Runtime.Hooks;
+
+namespace NativeLayers.Tests;
+
+/// <summary>Hook points, capture and steering: against the goldens and against the resume-from-layer entry point.</summary>
+public class SteeringAndCaptureTests
+{
+    private static readonly int[] Prompt = [1, 403, 407, 261, 378, 260, 300];
+
+    private static float[] RandomVector(int width, int seed)
+    {
+        var random = new Random(seed);
+        return Enumerable.Range(0, width).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+    }
+
+    [Theory]
+    [InlineData("llama")]
+    [InlineData("gpt2")]
+    [InlineData("gpt_neox")]
+    [InlineData("gemma")]
+    public void SubLayerCapturesMatchTheGoldenDebugTensors(string fixture)
+    {
+        using var model = Transformer.Load(SharedData.Fixture(fixture));
+        using var golden = SafetensorsFile.Open(Path.Combine(SharedData.Fixture(fixture), "golden_single.safetensors"));
+        var ids = golden.ReadInt64("input_ids").Select(x => (int)x).ToArray();
+        var capture = new List<HookId> { HookId.FinalNormalized };
+        for (int l = 0; l < model.Layers; l++) capture.AddRange([new(HookPoint.AttnOut, l), new(HookPoint.MlpOut, l)]);
+        var result = model.Forward([ids], new ForwardOptions { Capture = capture });
+        for (int l = 0; l < model.Layers; l++)
+        {
+            SharedData.AssertClose(golden.ReadFloat32($"debug.attn_out.{l}"), result.Read(new HookId(HookPoint.AttnOut, l)), $"attn_out {l}");
+            SharedData.AssertClose(golden.ReadFloat32($"debug.mlp_out.{l}"), result.Read(new HookId(HookPoint.MlpOut, l)), $"mlp_out {l}");
+            SharedData.AssertClose(golden.ReadFloat32($"hidden_states.{l}"), result.Read(new HookId(HookPoint.ResidPre, l)), $"resid_pre {l}");
+        }
+        SharedData.AssertClose(golden.ReadFloat32($"hidden_states.{model.Layers}"), result.Read(HookId.FinalNormalized), "ln_final.hook_normalized");
+        SharedData.AssertClose(golden.ReadFloat32("residual_final_prenorm"), result.Read(HookId.ResidPost(model.Layers - 1)), "last resid_post");
+        // Capturing must not change what the model computes.
+        SharedData.AssertClose(golden.ReadFloat32("logits"), result.Logits, "logits with captures");
+    }
+
+    [Fact]
+    public void BertResidMidIsTheFirstLayerNormOutput()
+    {
+        using var model = Transformer.Load(SharedData.Fixture("bert"));
+        using var golden = SafetensorsFile.Open(Path.Combine(SharedData.Fixture("bert"), "golden_single.safetensors"));
+        var ids = golden.ReadInt64("input_ids").Select(x => (int)x).ToArray();
+        var types = golden.ReadInt64("token_type_ids").Select(x => (int)x).ToArray();
+        var result = model.Forward([ids], new ForwardOptions { TokenTypes = [types], Capture = [new(HookPoint.ResidMid, 0), new(HookPoint.ResidMid, 1)] });
+        for (int l = 0; l < 2; l++)
+            SharedData.AssertClose(golden.ReadFloat32($"debug.attn_out.{l}"), result.Read(new HookId(HookPoint.ResidMid, l)), $"resid_mid {l}");
+    }
+
+    [Theory]
+    [InlineData("stories260k", 1)]
+    [InlineData("stories260k", 4)]
+    [InlineData("gpt_neox", 0)]
+    [InlineData("bert", 0)]
+    public void SteeredForwardEqualsUnsteeredForwardResumedFromTheModifiedResidual(string name, int layer)
+    {
+        string dir = name == "stories260k" ? SharedData.Model(name) : SharedData.Fixture(name);
+        using var model = Transformer.Load(dir);
+        int[] ids = Prompt.Select(i => i % model.VocabSize).ToArray();
+        var vector = RandomVector(model.Width, 11);
+        var steered = model.Forward([ids], new ForwardOptions { Steering = new SteeringPlan().AddVector(layer, vector, 3f) });
+        var plain = model.Forward([ids]);
+
+        for (int slot = 0; slot <= layer; slot++)
+            Assert.Equal(plain.Residual.Slot(slot).ToArray(), steered.Residual.Slot(slot).ToArray());
+        var modified = plain.Residual.Slot(layer + 1).ToArray();
+        for (int t = 0; t < ids.Length; t++) SteeringMath.Add(modified.AsSpan(t * model.Width, model.Width), vector, 3f);
+        SharedData.AssertClose(modified, steered.Residual.Slot(layer + 1), "steered slot", 1e-5f, 1e-5f);
+
+        var resumed = model.ForwardFrom(layer + 1, [modified], [ids]);
+        for (int slot = layer + 1; slot <= model.Layers; slot++)
+            SharedData.AssertClose(resumed.Residual.Slot(slot), steered.Residual.Slot(slot), $"slot {slot}", 1e-5f, 1e-5f);
+        if (model.HasLanguageModelHead)
+        {
+            SharedData.AssertClose(resumed.Logits, steered.Logits, "logits", 1e-5f, 1e-5f);
+            Assert.NotEqual(plain.Logits, steered.Logits);
+        }
+    }
+
+    [Fact]
+    public void FoldedAndRowWiseSteeringAgree()
+    {
+        using var model = Transformer.Load(SharedData.Model("stories260k"));
+        var vector = RandomVector(model.Width, 5);
+        foreach (var point in new[] { HookPoint.AttnOut, HookPoint.ResidMid, HookPoint.MlpOut, HookPoint.ResidPost })
+        {
+            var folded = model.Forward([Prompt], new ForwardOptions { Steering = new SteeringPlan().AddVector(2, vector, -2f, point) });
+            var rowWise = model.Forward([Prompt], new ForwardOptions { Steering = new SteeringPlan().AddVector(2, vector, -2f, point, Positions.StartingAt(0)) });
+            SharedData.AssertClose(rowWise.Logits, folded.Logits, $"{point} logits", 1e-5f, 1e-5f);
+        }
+    }
+
+    [Fact]
+    public void PerSequencePlansInOneBatchEqualSeparateRuns()
+    {
+        using var model = Transformer.Load(SharedData.Model("stories260k"));
+        int[][] batch = [Prompt, [1, 317, 439, 419], [1, 403, 407, 261, 378]];
+        SteeringPlan?[] plans =
+        [
+            new SteeringPlan().AddVector(1, RandomVector(model.Width, 1), 4f),
+            null,
+            new SteeringPlan().AddVector(3, RandomVector(model.Width, 2), -1.5f, HookPoint.MlpOut, Positions.StartingAt(2))
+                .ProjectOut(0, RandomVector(model.Width, 3)),
+        ];
+        var together = model.Forward(batch, new ForwardOptions { SequenceSteering = plans });
+        for (int s = 0; s < batch.Length; s++)
+        {
+            var alone = model.Forward([batch[s]], new ForwardOptions { Steering = plans[s] });
+            for (int slot = 0; slot <= model.Layers; slot++)
+                SharedData.AssertClose(alone.Residual.Slot(slot), together.Residual.SequenceSlot(slot, s), $"sequence {s} slot {slot}", 1e-5f, 1e-5f);
+            SharedData.AssertClose(alone.LastLogits(0), together.LastLogits(s), $"sequence {s} logits", 1e-5f, 1e-5f);
+        }
+    }
+
+    [Fact]
+    public void ProjectOutRemovesTheDirectionAtThatPoint()
+    {
+        using var model = Transformer.Load(SharedData.Model("stories260k"));
+        var direction = RandomVector(model.Width, 9);
+        var result = model.Forward([Prompt], new ForwardOptions { Steering = new SteeringPlan().ProjectOut(2, direction) });
+        var slot = result.Residual.Slot(3);
+        for (int t = 0; t < Prompt.Length; t++)
+            Assert.True(Math.Abs(System.Numerics.Tensors.TensorPrimitives.Dot(slot.Slice(t * model.Width, model.Width), direction)) < 1e-4);
+    }
+
+    [Fact]
+    public void GeneratedOnlySteeringLeavesThePromptAlone()
+    {
+        using var model = Transformer.Load(SharedData.Model("stories260k"));
+        var generator = new Generator(model);
+        var vector = RandomVector(model.Width, 4);
+        var plain = generator.Generate([Prompt], new GenerationOptions { MaxNewTokens = 12, StopTokens = [] })[0];
+        var generatedOnly = generator.Generate([Prompt], new GenerationOptions
+        {
+            MaxNewTokens = 12, StopTokens = [], Steering = new SteeringPlan().AddVector(3, vector, 30f, positions: Positions.Generated),
+        })[0];
+        var everywhere = generator.Generate([Prompt], new GenerationOptions
+        {
+            MaxNewTokens = 12, StopTokens = [], Steering = new SteeringPlan().AddVector(3, vector, 30f),
+        })[0];
+        Assert.Equal(plain.NewIds[0], generatedOnly.NewIds[0]); // the first token comes from the unsteered prompt
+        Assert.NotEqual(plain.NewIds, generatedOnly.NewIds);
+        Assert.NotEqual(plain.NewIds, everywhere.NewIds);
+    }
+
+    [Fact]
+    public void WorkedExampleE12()
+    {
+        float[] v = [1, 0, 0];
+        float[] a = [1, -2, 0.5f], b = [0, 1, 1];
+        SteeringMath.Add(a, v, 4);
+        SteeringMath.Add(b, v, 4);
+        Assert.Equal([5f, -2f, 0.5f], a);
+        Assert.Equal([4f, 1f, 1f], b);
+        float[] c = [1, -2, 0.5f], e = [0, 1, 1];
+        SteeringMath.Add(c, v, 4, preserveNorm: true);
+        SteeringMath.Add(e, v, 4, preserveNorm: true);
+        Assert.Equal(2.11830, c[0], 4); Assert.Equal(-0.847319, c[1], 5); Assert.Equal(0.211830, c[2], 5);
+        Assert.Equal(1.33333, e[0], 4); Assert.Equal(0.333333, e[1], 5); Assert.Equal(0.333333, e[2], 5);
+    }
+
+    [Fact]
+    public void BadPlansAreRejectedWithClearErrors()
+    {
+        using var model = Transformer.Load(SharedData.Model("stories260k"));
+        void Fails(SteeringPlan plan, string text) =>
+            Assert.Contains(text, Assert.Throws<NativeLayersException>(() => model.Forward([Prompt], new ForwardOptions { Steering = plan })).Message);
+        Fails(new SteeringPlan().AddVector(1, new float[63], 1f), "has 63 values, but the model's width is 64");
+        Fails(new SteeringPlan().AddVector(5, new float[64], 1f), "layer 5 is out of range");
+        var nan = new float[64]; nan[3] = float.NaN;
+        Fails(new SteeringPlan().AddVector(1, nan, 1f), "NaN");
+        Fails(new SteeringPlan().ProjectOut(1, new float[64]), "is zero");
+        Fails(new SteeringPlan().AddVector(1, new float[64], float.PositiveInfinity), "coefficient");
+        Assert.Contains("not captured", Assert.Throws<NativeLayersException>(() => model.Forward([Prompt]).Read(new HookId(HookPoint.AttnOut, 0)).ToArray()).Message);
+        Assert.Throws<NativeLayersException>(() => HookId.Parse("blocks.9.hook_resid_post", model.Layers));
+        Assert.Equal(new HookId(HookPoint.ResidPost, 4), HookId.Parse("blocks.-1.hook_resid_post", model.Layers));
+        Assert.Equal([0, 1, 2, 4], LayerSelection.Parse("0-2,-1", model.Layers));
+    }
+
+    [Fact]
+    public void ResidMidDoesNotExistInParallelBlocks()
+    {
+        using var model = Transformer.Load(SharedData.Fixture("gpt_neox"));
+        Assert.Contains("parallel", Assert.Throws<NativeLayersException>(() =>
+            model.Forward([[1, 2, 3]], new ForwardOptions { Capture = [new(HookPoint.ResidMid, 0)] })).Message);
+    }
+}
