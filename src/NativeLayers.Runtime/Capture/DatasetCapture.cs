@@ -1,0 +1,199 @@
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using NativeLayers.Loading;
+using NativeLayers.Runtime.Hooks;
+
+namespace NativeLayers.Runtime.Capture;
+
+public sealed record DatasetCaptureOptions
+{
+    /// <summary>Prompts per forward call.</summary>
+    public int BatchSize { get; init; } = 8;
+    /// <summary>Prompts per shard file: bounds memory (one shard's rows are held at a time) and the work a resume redoes.</summary>
+    public int PromptsPerShard { get; init; } = 256;
+    /// <summary>F32, F16 or BF16 on disk.</summary>
+    public DType DType { get; init; } = DType.F32;
+}
+
+public sealed record CaptureProgress(int PromptsDone, int PromptsTotal, long TokensDone, int ShardsDone, int ShardsTotal, int ShardsSkipped);
+
+/// <summary>What a capture directory holds (manifest.json).</summary>
+public sealed record CaptureManifest(string Directory, int PromptCount, long TotalTokens, long TotalRows, IReadOnlyList<string> ShardFiles, int ShardsSkipped);
+
+/// <summary>
+/// Streams a prompt set through batched forwards into safetensors shards: one tensor per hook point named as the
+/// hook ([rows, d_model]), plus prompt_index and position per row and token_counts per prompt. A manifest records
+/// the settings and the finished shards, so an interrupted run resumes at the first missing shard.
+/// </summary>
+public static class DatasetCapture
+{
+    public const string ManifestName = "manifest.json";
+    public const string Format = "nativelayers-capture/1";
+
+    public static CaptureManifest Run(Transformer model, IReadOnlyList<int[]> prompts, CapturePlan plan, string directory,
+        DatasetCaptureOptions? options = null, IProgress<CaptureProgress>? progress = null, CancellationToken cancel = default)
+    {
+        options ??= new DatasetCaptureOptions();
+        if (options.BatchSize < 1 || options.PromptsPerShard < 1)
+            throw new NativeLayersException("batch size and prompts per shard must be at least 1.");
+        if (options.DType is not (DType.F32 or DType.F16 or DType.BF16))
+            throw new NativeLayersException($"captures are stored as F32, F16 or BF16, not {options.DType}.");
+        if (plan.Positions == CapturePositions.Mask)
+            throw new NativeLayersException("dataset capture takes positions all or last; masks are for in-memory captures.");
+        for (int i = 0; i < prompts.Count; i++)
+            if (prompts[i].Length == 0) throw new NativeLayersException($"prompt {i} has no tokens.");
+        Directory.CreateDirectory(directory);
+        string manifestPath = Path.Combine(directory, ManifestName);
+        string fingerprint = Fingerprint(model, prompts, plan, options);
+        int shardCount = (prompts.Count + options.PromptsPerShard - 1) / options.PromptsPerShard;
+        var shards = ReadExistingShards(manifestPath, fingerprint, directory);
+        int skipped = shards.Count;
+        long tokensDone = shards.Values.Sum(s => (long)s["tokens"]!);
+
+        for (int shard = 0; shard < shardCount; shard++)
+        {
+            int first = shard * options.PromptsPerShard, count = Math.Min(options.PromptsPerShard, prompts.Count - first);
+            if (shards.ContainsKey(shard))
+            {
+                progress?.Report(new CaptureProgress(first + count, prompts.Count, tokensDone, shard + 1, shardCount, skipped));
+                continue;
+            }
+            cancel.ThrowIfCancellationRequested();
+            var entry = WriteShard(model, prompts, plan, directory, options, shard, first, count, done =>
+                progress?.Report(new CaptureProgress(first + done, prompts.Count, tokensDone, shard, shardCount, skipped)), cancel);
+            tokensDone += (long)entry["tokens"]!;
+            shards[shard] = entry;
+            WriteManifest(manifestPath, model, prompts.Count, plan, options, fingerprint, shards, shardCount);
+            progress?.Report(new CaptureProgress(first + count, prompts.Count, tokensDone, shard + 1, shardCount, skipped));
+        }
+        WriteManifest(manifestPath, model, prompts.Count, plan, options, fingerprint, shards, shardCount);
+        return new CaptureManifest(directory, prompts.Count, tokensDone, shards.Values.Sum(s => (long)s["rows"]!),
+            shards.OrderBy(p => p.Key).Select(p => (string)p.Value["file"]!).ToList(), skipped);
+    }
+
+    private static JsonObject WriteShard(Transformer model, IReadOnlyList<int[]> prompts, CapturePlan plan, string directory,
+        DatasetCaptureOptions options, int shard, int first, int count, Action<int> onBatch, CancellationToken cancel)
+    {
+        var rows = plan.Hooks.ToDictionary(h => h, _ => new List<float>());
+        var promptIndex = new List<long>();
+        var position = new List<long>();
+        var tokenCounts = new List<long>();
+        for (int start = 0; start < count; start += options.BatchSize)
+        {
+            cancel.ThrowIfCancellationRequested();
+            var batch = Enumerable.Range(first + start, Math.Min(options.BatchSize, count - start)).Select(i => prompts[i]).ToArray();
+            var captured = Capturer.Run(model, batch, plan);
+            foreach (var (hook, tensor) in captured) rows[hook].AddRange(tensor.Data);
+            for (int s = 0; s < batch.Length; s++)
+            {
+                int prompt = first + start + s, length = batch[s].Length;
+                tokenCounts.Add(length);
+                if (plan.Reduction != Reduction.None || plan.Positions == CapturePositions.Last)
+                {
+                    promptIndex.Add(prompt);
+                    position.Add(length - 1);
+                }
+                else
+                    for (int t = 0; t < length; t++) { promptIndex.Add(prompt); position.Add(t); }
+            }
+            onBatch(start + batch.Length);
+        }
+        string file = $"shard-{shard:D5}.safetensors";
+        var tensors = plan.Hooks.Select(h => Encode(h.Name, rows[h], model.Width, options.DType)).ToList();
+        tensors.Add(TensorData.FromInt64("prompt_index", [promptIndex.Count], [.. promptIndex]));
+        tensors.Add(TensorData.FromInt64("position", [position.Count], [.. position]));
+        tensors.Add(TensorData.FromInt64("token_counts", [tokenCounts.Count], [.. tokenCounts]));
+        SafetensorsWriter.Write(Path.Combine(directory, file), tensors, new Dictionary<string, string>
+        {
+            ["format"] = "pt",
+            ["nativelayers"] = Format,
+            ["first_prompt"] = first.ToString(),
+        });
+        return new JsonObject
+        {
+            ["file"] = file, ["first_prompt"] = (long)first, ["prompts"] = (long)count,
+            ["tokens"] = tokenCounts.Sum(), ["rows"] = (long)promptIndex.Count,
+        };
+    }
+
+    private static TensorData Encode(string name, List<float> values, int width, DType dtype)
+    {
+        long[] shape = [values.Count / width, width];
+        var span = CollectionsMarshal.AsSpan(values);
+        return dtype switch
+        {
+            DType.F16 => new TensorData(name, dtype, shape, MemoryMarshal.AsBytes(span.ToArray().Select(v => (Half)v).ToArray().AsSpan()).ToArray()),
+            DType.BF16 => new TensorData(name, dtype, shape, MemoryMarshal.AsBytes(span.ToArray().Select(ToBf16).ToArray().AsSpan()).ToArray()),
+            _ => new TensorData(name, dtype, shape, MemoryMarshal.AsBytes(span).ToArray()),
+        };
+    }
+
+    /// <summary>Round to nearest even, as torch does.</summary>
+    private static ushort ToBf16(float value)
+    {
+        uint bits = BitConverter.SingleToUInt32Bits(value);
+        if (float.IsNaN(value)) return (ushort)((bits >> 16) | 0x40);
+        return (ushort)((bits + 0x7fff + ((bits >> 16) & 1)) >> 16);
+    }
+
+    private static string Fingerprint(Transformer model, IReadOnlyList<int[]> prompts, CapturePlan plan, DatasetCaptureOptions options)
+    {
+        using var sha = SHA256.Create();
+        var text = new StringBuilder()
+            .Append(Path.GetFullPath(model.Folder.Directory)).Append('|').Append(string.Join(",", plan.Hooks.Select(h => h.Name)))
+            .Append('|').Append(plan.Positions).Append('|').Append(plan.Reduction).Append('|').Append(options.DType)
+            .Append('|').Append(options.PromptsPerShard).Append('|');
+        foreach (var p in prompts) text.Append(string.Join(",", p)).Append(';');
+        return Convert.ToHexString(sha.ComputeHash(Encoding.UTF8.GetBytes(text.ToString())))[..16];
+    }
+
+    private static Dictionary<int, JsonObject> ReadExistingShards(string manifestPath, string fingerprint, string directory)
+    {
+        var shards = new Dictionary<int, JsonObject>();
+        if (!File.Exists(manifestPath)) return shards;
+        JsonNode? manifest;
+        try { manifest = JsonNode.Parse(File.ReadAllText(manifestPath)); }
+        catch (JsonException e) { throw new ModelFileException(manifestPath, $"not valid JSON ({e.Message}); delete it to start over."); }
+        if ((string?)manifest?["fingerprint"] != fingerprint)
+            throw new ModelFileException(manifestPath,
+                "this folder holds a capture of another model, prompt set or plan; choose a new --out folder or delete this one.");
+        foreach (var node in manifest!["shards"]?.AsArray() ?? [])
+        {
+            var shard = node!.AsObject();
+            string file = (string)shard["file"]!;
+            if (File.Exists(Path.Combine(directory, file)))
+                shards[int.Parse(file["shard-".Length..^".safetensors".Length])] = (JsonObject)shard.DeepClone();
+        }
+        return shards;
+    }
+
+    private static void WriteManifest(string path, Transformer model, int promptCount, CapturePlan plan, DatasetCaptureOptions options,
+        string fingerprint, Dictionary<int, JsonObject> shards, int shardCount)
+    {
+        var manifest = new JsonObject
+        {
+            ["format"] = Format,
+            ["fingerprint"] = fingerprint,
+            ["model"] = Path.GetFullPath(model.Folder.Directory),
+            ["model_type"] = model.Config.ModelType,
+            ["d_model"] = model.Width,
+            ["layers"] = model.Layers,
+            ["points"] = new JsonArray(plan.Hooks.Select(h => (JsonNode)h.Name).ToArray()),
+            ["positions"] = plan.Positions.ToString().ToLowerInvariant(),
+            ["reduction"] = plan.Reduction.ToString().ToLowerInvariant(),
+            ["dtype"] = options.DType.ToString(),
+            ["rows_are"] = plan.Reduction == Reduction.None && plan.Positions == CapturePositions.All ? "tokens" : "prompts",
+            ["prompt_count"] = promptCount,
+            ["prompts_per_shard"] = options.PromptsPerShard,
+            ["total_tokens"] = shards.Values.Sum(s => (long)s["tokens"]!),
+            ["complete"] = shards.Count == shardCount,
+            ["shards"] = new JsonArray(shards.OrderBy(p => p.Key).Select(p => (JsonNode)p.Value.DeepClone()).ToArray()),
+        };
+        string temp = path + ".tmp";
+        File.WriteAllText(temp, manifest.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        File.Move(temp, path, overwrite: true);
+    }
+}

@@ -1,0 +1,42 @@
+using System.Text.Json;
+using NativeLayers.Loading;
+
+namespace NativeLayers.Runtime.Capture;
+
+/// <summary>Reads prompts: JSONL (one object a line with "text" or "prompt", or a JSON string) or plain text, one prompt a line.</summary>
+public static class PromptFile
+{
+    public static List<string> Read(string path)
+    {
+        if (!File.Exists(path)) throw new ModelFileException(path, "prompt file not found.");
+        bool jsonl = path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".json", StringComparison.OrdinalIgnoreCase);
+        var prompts = new List<string>();
+        int lineNumber = 0;
+        foreach (var line in File.ReadLines(path))
+        {
+            lineNumber++;
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            prompts.Add(jsonl ? ParseJsonLine(path, line, lineNumber) : line);
+        }
+        if (prompts.Count == 0) throw new ModelFileException(path, "no prompts in the file.");
+        return prompts;
+    }
+
+    private static string ParseJsonLine(string path, string line, int lineNumber)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(line);
+            var root = doc.RootElement;
+            if (root.ValueKind == JsonValueKind.String) return root.GetString()!;
+            foreach (var key in new[] { "text", "prompt" })
+                if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.String)
+                    return v.GetString()!;
+            throw new ModelFileException(path, $"line {lineNumber}: expected a JSON string or an object with a \"text\" or \"prompt\" string.");
+        }
+        catch (JsonException e)
+        {
+            throw new ModelFileException(path, $"line {lineNumber} is not valid JSON ({e.Message}).");
+        }
+    }
+}
