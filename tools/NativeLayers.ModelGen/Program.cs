@@ -1,0 +1,103 @@
+using System.Diagnostics;
+using System.Globalization;
+using NativeLayers.Loading;
+using NativeLayers.ModelGen;
+using NativeLayers.Runtime;
+
+const string Usage = """
+    nl-modelgen: writes a random-weight Hugging Face llama folder (config.json, generation_config.json, model.safetensors).
+
+    usage: nl-modelgen --out DIR [--preset tiny|llama-768|llama-1b] [--dtype f32|bf16|f16] [--seed S]
+                       [--hidden N] [--layers N] [--heads N] [--kv-heads N] [--intermediate N] [--vocab N]
+                       [--max-positions N] [--verify]
+
+      --preset   base shape (default tiny); the dimension options override it
+      --dtype    weight dtype (default f32); norm weights use it too
+      --seed     random seed (default 0); the same seed and shape give the same file
+      --kv-heads defaults to --heads when --heads is given (else the preset's)
+      --verify   load the folder with the runtime and run one forward pass afterwards
+    """;
+
+try
+{
+    var options = ParseArgs(args);
+    if (options.ContainsKey("help") || args.Length == 0)
+    {
+        Console.WriteLine(Usage);
+        return 0;
+    }
+    string outDir = options.GetValueOrDefault("out") ?? throw new ArgumentException("--out DIR is required.");
+    var spec = ModelSpec.Preset(options.GetValueOrDefault("preset") ?? "tiny");
+    spec = spec with
+    {
+        Hidden = IntOption(options, "hidden") ?? spec.Hidden,
+        Layers = IntOption(options, "layers") ?? spec.Layers,
+        Heads = IntOption(options, "heads") ?? spec.Heads,
+        KvHeads = IntOption(options, "kv-heads") ?? IntOption(options, "heads") ?? spec.KvHeads,
+        Intermediate = IntOption(options, "intermediate") ?? spec.Intermediate,
+        Vocab = IntOption(options, "vocab") ?? spec.Vocab,
+        MaxPositions = IntOption(options, "max-positions") ?? spec.MaxPositions,
+    };
+    DType dtype = (options.GetValueOrDefault("dtype") ?? "f32").ToLowerInvariant() switch
+    {
+        "f32" => DType.F32,
+        "bf16" => DType.BF16,
+        "f16" => DType.F16,
+        var other => throw new ArgumentException($"--dtype must be f32, bf16 or f16, got '{other}'."),
+    };
+    ulong seed = options.TryGetValue("seed", out var s) ? ulong.Parse(s!, CultureInfo.InvariantCulture) : 0;
+
+    var clock = Stopwatch.StartNew();
+    var model = ModelGenerator.Generate(outDir, spec, dtype, seed);
+    Console.WriteLine($"wrote {Path.GetFullPath(model.Directory)}");
+    Console.WriteLine($"  {spec.Id}, {dtype}, seed {seed}");
+    Console.WriteLine($"  {model.Parameters:N0} parameters, model.safetensors {model.Bytes / 1e6:N1} MB, {clock.Elapsed.TotalSeconds:N1} s");
+    if (options.ContainsKey("verify")) Verify(model.Directory, spec);
+    return 0;
+}
+catch (Exception e) when (e is ArgumentException or FormatException or OverflowException or NativeLayersException)
+{
+    Console.Error.WriteLine($"nl-modelgen: {e.Message}");
+    return 2;
+}
+
+static void Verify(string directory, ModelSpec spec)
+{
+    using var model = Transformer.Load(directory);
+    int[] tokens = Enumerable.Range(0, 8).Select(i => (i * 7919 + 3) % spec.Vocab).ToArray();
+    var result = model.Forward([tokens], LogitsMode.LastPerSequence);
+    var logits = result.LastLogits(0);
+    bool finite = true;
+    float min = float.MaxValue, max = float.MinValue;
+    foreach (float v in logits)
+    {
+        finite &= float.IsFinite(v);
+        min = Math.Min(min, v);
+        max = Math.Max(max, v);
+    }
+    Console.WriteLine($"  verify: loaded, forward of {tokens.Length} tokens -> {logits.Length} logits in [{min:G4}, {max:G4}]{(finite ? "" : " (NOT FINITE)")}");
+    if (!finite) throw new NativeLayersException("the generated model produced non-finite logits.");
+}
+
+static Dictionary<string, string?> ParseArgs(string[] args)
+{
+    var flags = new HashSet<string> { "verify", "help" };
+    var result = new Dictionary<string, string?>();
+    for (int i = 0; i < args.Length; i++)
+    {
+        string arg = args[i] == "-h" ? "--help" : args[i];
+        if (!arg.StartsWith("--", StringComparison.Ordinal))
+            throw new ArgumentException($"unexpected argument '{arg}' (see --help).");
+        string name = arg[2..];
+        if (flags.Contains(name)) result[name] = null;
+        else if (i + 1 < args.Length) result[name] = args[++i];
+        else throw new ArgumentException($"{arg} needs a value.");
+    }
+    string[] known = ["out", "preset", "dtype", "seed", "hidden", "layers", "heads", "kv-heads", "intermediate", "vocab", "max-positions", .. flags];
+    foreach (var name in result.Keys)
+        if (!known.Contains(name)) throw new ArgumentException($"unknown option --{name} (see --help).");
+    return result;
+}
+
+static int? IntOption(Dictionary<string, string?> options, string name) =>
+    options.TryGetValue(name, out var v) ? int.Parse(v!, CultureInfo.InvariantCulture) : null;
