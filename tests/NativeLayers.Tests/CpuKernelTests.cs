@@ -13,7 +13,7 @@ public unsafe class CpuKernelTests
     {
         var data = new TheoryData<DType, int, int, int, bool>();
         foreach (var dtype in new[] { DType.F32, DType.F16, DType.BF16 })
-            foreach (var (rows, outFeatures, inFeatures) in new[] { (1, 7, 5), (1, 64, 64), (3, 37, 172), (8, 20, 80), (13, 129, 47), (33, 64, 100) })
+            foreach (var (rows, outFeatures, inFeatures) in new[] { (1, 7, 5), (1, 64, 64), (2, 100, 70), (3, 37, 172), (4, 33, 31), (5, 64, 64), (6, 17, 200), (7, 40, 9), (8, 20, 80), (13, 129, 47), (33, 64, 100) })
                 foreach (bool use512 in new[] { true, false })
                     data.Add(dtype, rows, outFeatures, inFeatures, use512);
         return data;
@@ -76,29 +76,47 @@ public unsafe class CpuKernelTests
         }
     }
 
-    [Fact]
-    public void SlidingWindowAttentionSeesWindowPlusOneKeys()
+    [Theory]
+    [InlineData(2, true, null, 0)]
+    [InlineData(8, true, 2, 0)]
+    [InlineData(16, true, null, 3)]
+    [InlineData(64, true, 3, 5)]
+    [InlineData(20, false, null, 0)]
+    [InlineData(64, false, null, 2)]
+    public void AttentionMatchesDoubleReference(int d, bool causal, int? window, int past)
     {
-        // One head, head_dim 2, 6 positions. With window W = 2 query 5 may see keys 3, 4 and 5 only.
-        const int n = 6, d = 2;
-        var random = new Random(3);
-        float[] q = RandomValues(random, n * d), k = RandomValues(random, n * d), v = RandomValues(random, n * d);
-        float[] output = new float[n * d];
-        fixed (float* pq = q, pk = k, pv = v, po = output)
+        // 4 query heads sharing 2 kv heads; 6 new queries after `past` cached positions.
+        const int heads = 4, kvHeads = 2, queries = 6;
+        int total = past + queries, kvStride = kvHeads * d, qStride = heads * d;
+        var random = new Random(d * 7 + past);
+        float[] q = RandomValues(random, queries * qStride), k = RandomValues(random, total * kvStride), v = RandomValues(random, total * kvStride);
+        float[] output = new float[queries * qStride];
+        float scale = 1f / MathF.Sqrt(d);
+        foreach (bool use512 in new[] { true, false })
         {
-            var seq = new AttentionSequence(0, n, 0, pk, pv);
-            Attention.Run(WorkerPool.Default, [seq], pq, d, po, d, new AttentionShape(1, 1, d, 0.5f, Causal: true, SlidingWindow: 2));
-        }
-        for (int i = 0; i < n; i++)
-        {
-            int first = Math.Max(0, i - 2);
-            var scores = Enumerable.Range(first, i - first + 1).Select(j => 0.5 * (q[i * d] * k[j * d] + q[i * d + 1] * k[j * d + 1])).ToArray();
-            double max = scores.Max(), sum = scores.Sum(s => Math.Exp(s - max));
-            for (int c = 0; c < d; c++)
+            bool previous = Simd.Use512;
+            Simd.Use512 = use512 && System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated;
+            try
             {
-                double expected = Enumerable.Range(0, scores.Length).Sum(j => Math.Exp(scores[j] - max) / sum * v[(first + j) * d + c]);
-                Assert.Equal(expected, output[i * d + c], 5);
+                fixed (float* pq = q, pk = k, pv = v, po = output)
+                    Attention.Run(WorkerPool.Default, [new AttentionSequence(0, queries, past, pk, pv)], pq, qStride, po, qStride,
+                        new AttentionShape(heads, kvHeads, d, scale, causal, window));
             }
+            finally { Simd.Use512 = previous; }
+            for (int t = 0; t < queries; t++)
+                for (int h = 0; h < heads; h++)
+                {
+                    int position = past + t, kv = h / (heads / kvHeads);
+                    int first = causal && window is int w ? Math.Max(0, position - w) : 0, last = causal ? position : total - 1;
+                    var scores = Enumerable.Range(first, last - first + 1)
+                        .Select(j => scale * Enumerable.Range(0, d).Sum(i => (double)q[t * qStride + h * d + i] * k[j * kvStride + kv * d + i])).ToArray();
+                    double max = scores.Max(), sum = scores.Sum(x => Math.Exp(x - max));
+                    for (int i = 0; i < d; i++)
+                    {
+                        double expected = Enumerable.Range(0, scores.Length).Sum(j => Math.Exp(scores[j] - max) / sum * v[(first + j) * kvStride + kv * d + i]);
+                        Assert.True(Math.Abs(expected - output[t * qStride + h * d + i]) < 1e-5, $"t {t} head {h} dim {i}: {output[t * qStride + h * d + i]} vs {expected}");
+                    }
+                }
         }
     }
 

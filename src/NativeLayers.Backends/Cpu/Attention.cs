@@ -1,4 +1,6 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace NativeLayers.Backends.Cpu;
 
@@ -55,15 +57,51 @@ public static unsafe class Attention
         int first = shape.Causal && shape.SlidingWindow is int w ? Math.Max(0, position - w) : 0;
         int count = last - first + 1;
         int kvOffset = head / shape.GroupSize * d;
-        var query = new ReadOnlySpan<float>(q + (long)(seq.FirstRow + t) * qStride + head * d, d);
-        var result = new Span<float>(output + (long)(seq.FirstRow + t) * outStride + head * d, d);
+        float* query = q + (long)(seq.FirstRow + t) * qStride + head * d;
+        float* result = output + (long)(seq.FirstRow + t) * outStride + head * d;
+        float* keys = seq.Keys + (long)first * shape.KvStride + kvOffset;
+        float* values = seq.Values + (long)first * shape.KvStride + kvOffset;
 
-        Span<float> scores = count <= 2048 ? stackalloc float[count] : new float[count];
+        float[]? rented = count > 4096 ? new float[count] : null;
+        Span<float> scores = rented ?? stackalloc float[count];
+        fixed (float* s = scores)
+        {
+            if (Simd.Use512 && d % 16 == 0) Attend<Simd512, Vector512<float>>(query, keys, values, shape.KvStride, d, count, shape.Scale, s, result);
+            else if (d % 8 == 0) Attend<Simd256, Vector256<float>>(query, keys, values, shape.KvStride, d, count, shape.Scale, s, result);
+            else AttendScalar(query, keys, values, shape.KvStride, d, count, shape.Scale, scores, result);
+        }
+    }
+
+    /// <summary>Scores, softmax and weighted sum for one query, with head_dim a multiple of the vector width.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Attend<TOps, TV>(float* query, float* keys, float* values, int stride, int d, int count, float scale, float* scores, float* result)
+        where TOps : struct, ISimdOps<TV> where TV : struct
+    {
+        int lanes = TOps.Lanes;
         for (int j = 0; j < count; j++)
-            scores[j] = TensorPrimitives.Dot(query, new ReadOnlySpan<float>(seq.Keys + (long)(first + j) * shape.KvStride + kvOffset, d)) * shape.Scale;
+        {
+            float* key = keys + (long)j * stride;
+            TV acc = TOps.Multiply(TOps.Load(query), TOps.Load(key));
+            for (int i = lanes; i < d; i += lanes) acc = TOps.Fma(TOps.Load(query + i), TOps.Load(key + i), acc);
+            scores[j] = TOps.Sum(acc) * scale;
+        }
+        Sampling.Softmax(new Span<float>(scores, count));
+        for (int i = 0; i < d; i += lanes) TOps.Store(result + i, TOps.Zero);
+        for (int j = 0; j < count; j++)
+        {
+            float* value = values + (long)j * stride;
+            TV p = TOps.Broadcast(scores[j]);
+            for (int i = 0; i < d; i += lanes) TOps.Store(result + i, TOps.Fma(p, TOps.Load(value + i), TOps.Load(result + i)));
+        }
+    }
+
+    private static void AttendScalar(float* query, float* keys, float* values, int stride, int d, int count, float scale, Span<float> scores, float* result)
+    {
+        var q = new ReadOnlySpan<float>(query, d);
+        for (int j = 0; j < count; j++) scores[j] = TensorPrimitives.Dot(q, new ReadOnlySpan<float>(keys + (long)j * stride, d)) * scale;
         Sampling.Softmax(scores);
-        result.Clear();
-        for (int j = 0; j < count; j++)
-            TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(seq.Values + (long)(first + j) * shape.KvStride + kvOffset, d), scores[j], result, result);
+        var r = new Span<float>(result, d);
+        r.Clear();
+        for (int j = 0; j < count; j++) TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(values + (long)j * stride, d), scores[j], r, r);
     }
 }

@@ -1,20 +1,27 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using NativeLayers.Loading;
 
 namespace NativeLayers.Backends.Cpu;
 
 /// <summary>
 /// y[t, o] = sum_k x[t, k] · W[o, k] (+ bias[o]) (+ y[t, o] when accumulating): every linear layer of the model.
-/// Work is split over blocks of output rows, so each weight row is read from memory once per call. Half-precision
-/// weights are widened in registers for small batches (decode) and once per block into a float32 scratch for
-/// large ones (prefill), so no float32 copy of the model ever exists.
+/// Two paths, both reading each weight once per call and never keeping a float32 copy of half-precision weights:
+/// <list type="bullet">
+/// <item>few rows (decode): output rows are split into contiguous chunks; each thread streams its chunk row by row
+/// (one sequential read, software-prefetched), widening F16/BF16 in registers;</item>
+/// <item>many rows (prefill): each thread packs a panel of 2 vectors' worth of output features, widened to float32,
+/// as [k][panel] and runs a 6-row broadcast micro-kernel over every input row (12 accumulators, no horizontal sums).</item>
+/// </list>
 /// </summary>
 public static unsafe class MatMul
 {
-    /// <summary>Batches at least this large convert each weight block once instead of once per 4 tokens.</summary>
-    private const int ConvertBlockMinRows = 8;
+    /// <summary>Below this many input rows the weight stream dominates and the mat-vec path wins.</summary>
+    internal const int GemmMinRows = 4;
+    private const int MicroRows = 6;
+    private const int PrefetchBytes = 1024;
 
     public static void Run(WorkerPool pool, float* x, int xStride, int rows, WeightMatrix w, float* bias,
         float* y, int yStride, bool accumulate = false)
@@ -22,31 +29,6 @@ public static unsafe class MatMul
         if (rows == 0 || w.Rows == 0) return;
         if (Simd.Use512) Dispatch<Simd512, Vector512<float>>(pool, x, xStride, rows, w, bias, y, yStride, accumulate);
         else Dispatch<Simd256, Vector256<float>>(pool, x, xStride, rows, w, bias, y, yStride, accumulate);
-    }
-
-    private static void Dispatch<TOps, TV>(WorkerPool pool, float* x, int xStride, int rows, WeightMatrix w, float* bias,
-        float* y, int yStride, bool accumulate) where TOps : struct, ISimdOps<TV> where TV : struct
-    {
-        var job = new Job(x, xStride, rows, w, bias, y, yStride, accumulate, ChunkRows(w.Rows, rows, pool.Threads));
-        int parts = (w.Rows + job.Chunk - 1) / job.Chunk;
-        bool convert = w.DType != DType.F32 && rows >= ConvertBlockMinRows;
-        Action<int> body = (w.DType, convert) switch
-        {
-            (DType.F32, _) => part => RunChunk<TOps, TV, F32Weights>(job, part, convert: false),
-            (DType.BF16, false) => part => RunChunk<TOps, TV, Bf16Weights>(job, part, convert: false),
-            (DType.F16, false) => part => RunChunk<TOps, TV, F16Weights>(job, part, convert: false),
-            _ => part => RunChunk<TOps, TV, F32Weights>(job, part, convert: true),
-        };
-        pool.For(parts, body);
-    }
-
-    private static int ChunkRows(int outRows, int rows, int threads)
-    {
-        // Enough parts for load balancing, few enough that per-part overhead stays small; multiples of 4.
-        int target = Math.Max(1, threads * (rows >= ConvertBlockMinRows ? 4 : 8));
-        int chunk = (outRows + target - 1) / target;
-        chunk = (chunk + 3) & ~3;
-        return Math.Clamp(chunk, 4, rows >= ConvertBlockMinRows ? 64 : 256);
     }
 
     private readonly struct Job(float* x, int xStride, int rows, WeightMatrix w, float* bias, float* y, int yStride, bool accumulate, int chunk)
@@ -62,175 +44,192 @@ public static unsafe class MatMul
         public readonly int Chunk = chunk;
     }
 
-    [ThreadStatic] private static float* t_scratch;
-    [ThreadStatic] private static long t_scratchLength;
-
-    private static float* Scratch(long floats)
+    private static void Dispatch<TOps, TV>(WorkerPool pool, float* x, int xStride, int rows, WeightMatrix w, float* bias,
+        float* y, int yStride, bool accumulate) where TOps : struct, ISimdOps<TV> where TV : struct
     {
-        if (t_scratchLength < floats)
+        if (rows >= GemmMinRows)
         {
-            if (t_scratch != null) NativeMemory.AlignedFree(t_scratch);
-            t_scratch = (float*)NativeMemory.AlignedAlloc((nuint)(floats * 4), 64);
-            t_scratchLength = floats;
+            int panel = 2 * TOps.Lanes;
+            var job = new Job(x, xStride, rows, w, bias, y, yStride, accumulate, panel);
+            pool.For((w.Rows + panel - 1) / panel, part => GemmPanel<TOps, TV>(job, part));
+            return;
         }
-        return t_scratch;
+        // Contiguous chunks (one sequential stream per part), enough of them to balance two or more threads.
+        int chunk = Math.Max(16, (w.Rows + pool.Threads * 4 - 1) / (pool.Threads * 4));
+        var vec = new Job(x, xStride, rows, w, bias, y, yStride, accumulate, chunk);
+        int parts = (w.Rows + chunk - 1) / chunk;
+        Action<int> body = w.DType switch
+        {
+            DType.F32 => part => MatVecChunk<TOps, TV, F32Weights>(vec, part),
+            DType.BF16 => part => MatVecChunk<TOps, TV, Bf16Weights>(vec, part),
+            _ => part => MatVecChunk<TOps, TV, F16Weights>(vec, part),
+        };
+        pool.For(parts, body);
     }
 
-    private static void RunChunk<TOps, TV, TW>(Job job, int part, bool convert)
-        where TOps : struct, ISimdOps<TV> where TV : struct where TW : struct, IWeightKind
-    {
-        int o0 = part * job.Chunk;
-        int count = Math.Min(job.Chunk, job.W.Rows - o0);
-        int k = job.W.Cols;
-        byte* w;
-        long wStride;
-        if (convert)
-        {
-            float* scratch = Scratch((long)count * k);
-            WeightConversion.ToFloat32(job.W.RowPointer(o0), job.W.DType, scratch, count * k);
-            w = (byte*)scratch;
-            wStride = (long)k * 4;
-        }
-        else
-        {
-            w = job.W.RowPointer(o0);
-            wStride = (long)k * TW.ElementSize;
-        }
-
-        Span<float> sums = stackalloc float[16];
-        int t = 0;
-        for (; t + 4 <= job.Rows; t += 4)
-        {
-            float* x = job.X + (long)t * job.XStride;
-            int o = 0;
-            for (; o + 4 <= count; o += 4)
-            {
-                Tile4x4<TOps, TV, TW>(x, job.XStride, w + o * wStride, wStride, k, sums);
-                Store(job, t, 4, o0 + o, 4, sums);
-            }
-            for (; o < count; o++)
-                for (int r = 0; r < 4; r++)
-                {
-                    sums[0] = Dot<TOps, TV, TW>(x + (long)r * job.XStride, w + o * wStride, k);
-                    Store(job, t + r, 1, o0 + o, 1, sums);
-                }
-        }
-        for (; t < job.Rows; t++)
-        {
-            float* x = job.X + (long)t * job.XStride;
-            int o = 0;
-            for (; o + 4 <= count; o += 4)
-            {
-                Tile1x4<TOps, TV, TW>(x, w + o * wStride, wStride, k, sums);
-                Store(job, t, 1, o0 + o, 4, sums);
-            }
-            for (; o < count; o++)
-            {
-                sums[0] = Dot<TOps, TV, TW>(x, w + o * wStride, k);
-                Store(job, t, 1, o0 + o, 1, sums);
-            }
-        }
-    }
-
-    /// <summary>Writes a tile of sums laid out [tRows][oCols] (row stride oCols) to y.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store(in Job job, int t, int tRows, int o, int oCols, Span<float> sums)
+    private static void Finish(in Job job, int t, int o, float sum)
     {
-        for (int r = 0; r < tRows; r++)
+        if (job.Bias != null) sum += job.Bias[o];
+        float* target = job.Y + (long)t * job.YStride + o;
+        *target = job.Accumulate ? *target + sum : sum;
+    }
+
+    // ---------------------------------------------------------------- decode: mat-vec over contiguous rows
+
+    private static void MatVecChunk<TOps, TV, TW>(Job job, int part)
+        where TOps : struct, ISimdOps<TV> where TV : struct where TW : struct, IWeightKind
+    {
+        int first = part * job.Chunk, end = Math.Min(job.W.Rows, first + job.Chunk), k = job.W.Cols;
+        for (int o = first; o < end; o++)
         {
-            float* y = job.Y + (long)(t + r) * job.YStride + o;
-            for (int c = 0; c < oCols; c++)
-            {
-                float v = sums[r * oCols + c];
-                if (job.Bias != null) v += job.Bias[o + c];
-                y[c] = job.Accumulate ? y[c] + v : v;
-            }
+            byte* row = job.W.RowPointer(o);
+            for (int t = 0; t < job.Rows; t++)
+                Finish(job, t, o, RowDot<TOps, TV, TW>(job.X + (long)t * job.XStride, row, k, prefetch: t == 0));
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile4x4<TOps, TV, TW>(float* x, int xStride, byte* w, long wStride, int k, Span<float> sums)
+    private static float RowDot<TOps, TV, TW>(float* x, byte* w, int k, bool prefetch)
         where TOps : struct, ISimdOps<TV> where TV : struct where TW : struct, IWeightKind
     {
-        float* x0 = x, x1 = x + xStride, x2 = x + 2 * xStride, x3 = x + 3 * xStride;
-        byte* w0 = w, w1 = w + wStride, w2 = w + 2 * wStride, w3 = w + 3 * wStride;
-        TV a00 = TOps.Zero, a01 = TOps.Zero, a02 = TOps.Zero, a03 = TOps.Zero;
-        TV a10 = TOps.Zero, a11 = TOps.Zero, a12 = TOps.Zero, a13 = TOps.Zero;
-        TV a20 = TOps.Zero, a21 = TOps.Zero, a22 = TOps.Zero, a23 = TOps.Zero;
-        TV a30 = TOps.Zero, a31 = TOps.Zero, a32 = TOps.Zero, a33 = TOps.Zero;
-        int lanes = TOps.Lanes, i = 0;
-        for (; i + lanes <= k; i += lanes)
-        {
-            TV v0 = TOps.Load(x0 + i), v1 = TOps.Load(x1 + i), v2 = TOps.Load(x2 + i), v3 = TOps.Load(x3 + i);
-            TV b = TW.Load<TOps, TV>(w0, i);
-            a00 = TOps.Fma(v0, b, a00); a10 = TOps.Fma(v1, b, a10); a20 = TOps.Fma(v2, b, a20); a30 = TOps.Fma(v3, b, a30);
-            b = TW.Load<TOps, TV>(w1, i);
-            a01 = TOps.Fma(v0, b, a01); a11 = TOps.Fma(v1, b, a11); a21 = TOps.Fma(v2, b, a21); a31 = TOps.Fma(v3, b, a31);
-            b = TW.Load<TOps, TV>(w2, i);
-            a02 = TOps.Fma(v0, b, a02); a12 = TOps.Fma(v1, b, a12); a22 = TOps.Fma(v2, b, a22); a32 = TOps.Fma(v3, b, a32);
-            b = TW.Load<TOps, TV>(w3, i);
-            a03 = TOps.Fma(v0, b, a03); a13 = TOps.Fma(v1, b, a13); a23 = TOps.Fma(v2, b, a23); a33 = TOps.Fma(v3, b, a33);
-        }
-        sums[0] = TOps.Sum(a00); sums[1] = TOps.Sum(a01); sums[2] = TOps.Sum(a02); sums[3] = TOps.Sum(a03);
-        sums[4] = TOps.Sum(a10); sums[5] = TOps.Sum(a11); sums[6] = TOps.Sum(a12); sums[7] = TOps.Sum(a13);
-        sums[8] = TOps.Sum(a20); sums[9] = TOps.Sum(a21); sums[10] = TOps.Sum(a22); sums[11] = TOps.Sum(a23);
-        sums[12] = TOps.Sum(a30); sums[13] = TOps.Sum(a31); sums[14] = TOps.Sum(a32); sums[15] = TOps.Sum(a33);
-        for (; i < k; i++)
-        {
-            float c0 = TW.LoadScalar(w0, i), c1 = TW.LoadScalar(w1, i), c2 = TW.LoadScalar(w2, i), c3 = TW.LoadScalar(w3, i);
-            float* xs = x + i;
-            for (int r = 0; r < 4; r++, xs += xStride)
-            {
-                sums[r * 4] += *xs * c0; sums[r * 4 + 1] += *xs * c1; sums[r * 4 + 2] += *xs * c2; sums[r * 4 + 3] += *xs * c3;
-            }
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile1x4<TOps, TV, TW>(float* x, byte* w, long wStride, int k, Span<float> sums)
-        where TOps : struct, ISimdOps<TV> where TV : struct where TW : struct, IWeightKind
-    {
-        byte* w0 = w, w1 = w + wStride, w2 = w + 2 * wStride, w3 = w + 3 * wStride;
+        int lanes = TOps.Lanes, step = 4 * lanes, i = 0;
+        int stepBytes = step * TW.ElementSize;
         TV a0 = TOps.Zero, a1 = TOps.Zero, a2 = TOps.Zero, a3 = TOps.Zero;
-        TV b0 = TOps.Zero, b1 = TOps.Zero, b2 = TOps.Zero, b3 = TOps.Zero;
-        int lanes = TOps.Lanes, i = 0;
-        for (; i + 2 * lanes <= k; i += 2 * lanes)
+        for (; i + step <= k; i += step)
         {
-            TV v = TOps.Load(x + i), u = TOps.Load(x + i + lanes);
-            a0 = TOps.Fma(v, TW.Load<TOps, TV>(w0, i), a0);
-            a1 = TOps.Fma(v, TW.Load<TOps, TV>(w1, i), a1);
-            a2 = TOps.Fma(v, TW.Load<TOps, TV>(w2, i), a2);
-            a3 = TOps.Fma(v, TW.Load<TOps, TV>(w3, i), a3);
-            b0 = TOps.Fma(u, TW.Load<TOps, TV>(w0, i + lanes), b0);
-            b1 = TOps.Fma(u, TW.Load<TOps, TV>(w1, i + lanes), b1);
-            b2 = TOps.Fma(u, TW.Load<TOps, TV>(w2, i + lanes), b2);
-            b3 = TOps.Fma(u, TW.Load<TOps, TV>(w3, i + lanes), b3);
+            if (prefetch && Sse.IsSupported)
+            {
+                byte* ahead = w + (long)i * TW.ElementSize + PrefetchBytes;
+                for (int line = 0; line < stepBytes; line += 64) Sse.Prefetch0(ahead + line);
+            }
+            a0 = TOps.Fma(TOps.Load(x + i), TW.Load<TOps, TV>(w, i), a0);
+            a1 = TOps.Fma(TOps.Load(x + i + lanes), TW.Load<TOps, TV>(w, i + lanes), a1);
+            a2 = TOps.Fma(TOps.Load(x + i + 2 * lanes), TW.Load<TOps, TV>(w, i + 2 * lanes), a2);
+            a3 = TOps.Fma(TOps.Load(x + i + 3 * lanes), TW.Load<TOps, TV>(w, i + 3 * lanes), a3);
         }
-        for (; i + lanes <= k; i += lanes)
-        {
-            TV v = TOps.Load(x + i);
-            a0 = TOps.Fma(v, TW.Load<TOps, TV>(w0, i), a0);
-            a1 = TOps.Fma(v, TW.Load<TOps, TV>(w1, i), a1);
-            a2 = TOps.Fma(v, TW.Load<TOps, TV>(w2, i), a2);
-            a3 = TOps.Fma(v, TW.Load<TOps, TV>(w3, i), a3);
-        }
-        sums[0] = TOps.Sum(TOps.Add(a0, b0)); sums[1] = TOps.Sum(TOps.Add(a1, b1));
-        sums[2] = TOps.Sum(TOps.Add(a2, b2)); sums[3] = TOps.Sum(TOps.Add(a3, b3));
-        for (; i < k; i++)
-        {
-            sums[0] += x[i] * TW.LoadScalar(w0, i); sums[1] += x[i] * TW.LoadScalar(w1, i);
-            sums[2] += x[i] * TW.LoadScalar(w2, i); sums[3] += x[i] * TW.LoadScalar(w3, i);
-        }
-    }
-
-    private static float Dot<TOps, TV, TW>(float* x, byte* w, int k)
-        where TOps : struct, ISimdOps<TV> where TV : struct where TW : struct, IWeightKind
-    {
-        TV acc = TOps.Zero;
-        int i = 0;
-        for (; i + TOps.Lanes <= k; i += TOps.Lanes) acc = TOps.Fma(TOps.Load(x + i), TW.Load<TOps, TV>(w, i), acc);
-        float sum = TOps.Sum(acc);
+        for (; i + lanes <= k; i += lanes) a0 = TOps.Fma(TOps.Load(x + i), TW.Load<TOps, TV>(w, i), a0);
+        float sum = TOps.Sum(TOps.Add(TOps.Add(a0, a1), TOps.Add(a2, a3)));
         for (; i < k; i++) sum += x[i] * TW.LoadScalar(w, i);
         return sum;
+    }
+
+    // ---------------------------------------------------------------- prefill: packed panels, 6-row micro-kernel
+
+    [ThreadStatic] private static float* t_panel;
+    [ThreadStatic] private static long t_panelLength;
+
+    private static float* PanelScratch(long floats)
+    {
+        if (t_panelLength < floats)
+        {
+            if (t_panel != null) NativeMemory.AlignedFree(t_panel);
+            t_panel = (float*)NativeMemory.AlignedAlloc((nuint)(floats * 4), 64);
+            t_panelLength = floats;
+        }
+        return t_panel;
+    }
+
+    private static void GemmPanel<TOps, TV>(Job job, int part) where TOps : struct, ISimdOps<TV> where TV : struct
+    {
+        int width = job.Chunk, k = job.W.Cols;
+        int o0 = part * width, cols = Math.Min(width, job.W.Rows - o0);
+        float* panel = PanelScratch((long)k * width);
+        Pack(job.W, o0, cols, width, panel);
+        float* tile = stackalloc float[MicroRows * 2 * 16];
+        float* bias = stackalloc float[2 * 16];
+        for (int c = 0; c < width; c++) bias[c] = job.Bias != null && c < cols ? job.Bias[o0 + c] : 0;
+        TV bias0 = TOps.Load(bias), bias1 = TOps.Load(bias + TOps.Lanes);
+        for (int t = 0; t < job.Rows; t += MicroRows)
+        {
+            int valid = Math.Min(MicroRows, job.Rows - t);
+            Micro<TOps, TV>(job, t, valid, panel, k, tile);
+            for (int r = 0; r < valid; r++)
+            {
+                float* target = job.Y + (long)(t + r) * job.YStride + o0;
+                float* source = tile + r * width;
+                if (cols == width)
+                {
+                    TV v0 = TOps.Add(TOps.Load(source), bias0), v1 = TOps.Add(TOps.Load(source + TOps.Lanes), bias1);
+                    if (job.Accumulate) { v0 = TOps.Add(v0, TOps.Load(target)); v1 = TOps.Add(v1, TOps.Load(target + TOps.Lanes)); }
+                    TOps.Store(target, v0);
+                    TOps.Store(target + TOps.Lanes, v1);
+                }
+                else
+                    for (int c = 0; c < cols; c++) target[c] = (job.Accumulate ? target[c] : 0) + source[c] + bias[c];
+            }
+        }
+    }
+
+    [ThreadStatic] private static float* t_rows;
+    [ThreadStatic] private static long t_rowsLength;
+
+    /// <summary>Panel[k][c] = W[o0 + c, k] as float32; columns past the matrix are zero.</summary>
+    private static void Pack(WeightMatrix w, int o0, int cols, int width, float* panel)
+    {
+        int k = w.Cols;
+        long needed = (long)width * k;
+        if (t_rowsLength < needed)
+        {
+            if (t_rows != null) NativeMemory.AlignedFree(t_rows);
+            t_rows = (float*)NativeMemory.AlignedAlloc((nuint)(needed * 4), 64);
+            t_rowsLength = needed;
+        }
+        float* rows = t_rows;
+        // Widen the panel's rows with sequential reads, then transpose: reads stay in L1, writes are sequential.
+        for (int c = 0; c < width; c++)
+        {
+            if (c < cols) WeightConversion.ToFloat32(w.RowPointer(o0 + c), w.DType, rows + (long)c * k, k);
+            else new Span<float>(rows + (long)c * k, k).Clear();
+        }
+        if (Avx2.IsSupported && width % 8 == 0 && (long)7 * k < int.MaxValue / 4)
+        {
+            // 8 rows at a time: one gather reads column i of 8 rows.
+            var index = Vector256.Create(0, k, 2 * k, 3 * k, 4 * k, 5 * k, 6 * k, 7 * k);
+            for (int c0 = 0; c0 < width; c0 += 8)
+            {
+                float* source = rows + (long)c0 * k;
+                for (int i = 0; i < k; i++)
+                    Avx2.GatherVector256(source + i, index, 4).Store(panel + (long)i * width + c0);
+            }
+            return;
+        }
+        for (int i = 0; i < k; i++)
+        {
+            float* target = panel + (long)i * width;
+            float* source = rows + i;
+            for (int c = 0; c < width; c++) target[c] = source[(long)c * k];
+        }
+    }
+
+    /// <summary>tile[r][0..2·lanes) = Σ_k x[t + r, k] · panel[k][·] for 6 rows (rows past <paramref name="valid"/> repeat the last one).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Micro<TOps, TV>(in Job job, int t, int valid, float* panel, int k, float* tile)
+        where TOps : struct, ISimdOps<TV> where TV : struct
+    {
+        int lanes = TOps.Lanes, width = 2 * lanes;
+        long s = job.XStride;
+        float* x0 = job.X + t * s;
+        float* x1 = x0 + Math.Min(1, valid - 1) * s, x2 = x0 + Math.Min(2, valid - 1) * s;
+        float* x3 = x0 + Math.Min(3, valid - 1) * s, x4 = x0 + Math.Min(4, valid - 1) * s, x5 = x0 + Math.Min(5, valid - 1) * s;
+        TV c00 = TOps.Zero, c01 = TOps.Zero, c10 = TOps.Zero, c11 = TOps.Zero, c20 = TOps.Zero, c21 = TOps.Zero;
+        TV c30 = TOps.Zero, c31 = TOps.Zero, c40 = TOps.Zero, c41 = TOps.Zero, c50 = TOps.Zero, c51 = TOps.Zero;
+        float* p = panel;
+        for (int i = 0; i < k; i++, p += width)
+        {
+            TV b0 = TOps.Load(p), b1 = TOps.Load(p + lanes);
+            TV a = TOps.Broadcast(x0[i]); c00 = TOps.Fma(a, b0, c00); c01 = TOps.Fma(a, b1, c01);
+            a = TOps.Broadcast(x1[i]); c10 = TOps.Fma(a, b0, c10); c11 = TOps.Fma(a, b1, c11);
+            a = TOps.Broadcast(x2[i]); c20 = TOps.Fma(a, b0, c20); c21 = TOps.Fma(a, b1, c21);
+            a = TOps.Broadcast(x3[i]); c30 = TOps.Fma(a, b0, c30); c31 = TOps.Fma(a, b1, c31);
+            a = TOps.Broadcast(x4[i]); c40 = TOps.Fma(a, b0, c40); c41 = TOps.Fma(a, b1, c41);
+            a = TOps.Broadcast(x5[i]); c50 = TOps.Fma(a, b0, c50); c51 = TOps.Fma(a, b1, c51);
+        }
+        TOps.Store(tile, c00); TOps.Store(tile + lanes, c01);
+        TOps.Store(tile + width, c10); TOps.Store(tile + width + lanes, c11);
+        TOps.Store(tile + 2 * width, c20); TOps.Store(tile + 2 * width + lanes, c21);
+        TOps.Store(tile + 3 * width, c30); TOps.Store(tile + 3 * width + lanes, c31);
+        TOps.Store(tile + 4 * width, c40); TOps.Store(tile + 4 * width + lanes, c41);
+        TOps.Store(tile + 5 * width, c50); TOps.Store(tile + 5 * width + lanes, c51);
     }
 }

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace NativeLayers.Backends.Cpu;
 
@@ -28,12 +29,11 @@ internal unsafe struct Simd512 : ISimdOps<Vector512<float>>
     public static Vector512<float> Zero => Vector512<float>.Zero;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Load(float* p) => Vector512.Load(p);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(float* p, Vector512<float> v) => v.Store(p);
+    // vpmovzxwd with a memory operand widens 16 half words in one instruction (Vector512 is only used with AVX-512F).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> LoadBf16(ushort* p) =>
-        Vector512.ShiftLeft(Vector512.WidenLower(Vector512.Create(Vector256.Load(p), Vector256<ushort>.Zero)), 16).AsSingle();
+    public static Vector512<float> LoadBf16(ushort* p) => Vector512.ShiftLeft(Avx512F.ConvertToVector512UInt32(Vector256.Load(p)), 16).AsSingle();
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> LoadF16(ushort* p) =>
-        HalfBits.ToSingle(Vector512.WidenLower(Vector512.Create(Vector256.Load(p), Vector256<ushort>.Zero)));
+    public static Vector512<float> LoadF16(ushort* p) => HalfBits.ToSingle(Avx512F.ConvertToVector512UInt32(Vector256.Load(p)));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Broadcast(float value) => Vector512.Create(value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Fma(Vector512<float> a, Vector512<float> b, Vector512<float> c) => Vector512.FusedMultiplyAdd(a, b, c);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Add(Vector512<float> a, Vector512<float> b) => a + b;
@@ -48,11 +48,14 @@ internal unsafe struct Simd256 : ISimdOps<Vector256<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Load(float* p) => Vector256.Load(p);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(float* p, Vector256<float> v) => v.Store(p);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> LoadBf16(ushort* p) =>
-        Vector256.ShiftLeft(Vector256.WidenLower(Vector256.Create(Vector128.Load(p), Vector128<ushort>.Zero)), 16).AsSingle();
+    public static Vector256<float> LoadBf16(ushort* p) => Vector256.ShiftLeft(Widen(p), 16).AsSingle();
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> LoadF16(ushort* p) =>
-        HalfBits.ToSingle(Vector256.WidenLower(Vector256.Create(Vector128.Load(p), Vector128<ushort>.Zero)));
+    public static Vector256<float> LoadF16(ushort* p) => HalfBits.ToSingle(Widen(p));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<uint> Widen(ushort* p) => Avx2.IsSupported
+        ? Avx2.ConvertToVector256Int32(Vector128.Load(p)).AsUInt32()
+        : Vector256.WidenLower(Vector256.Create(Vector128.Load(p), Vector128<ushort>.Zero));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Broadcast(float value) => Vector256.Create(value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Fma(Vector256<float> a, Vector256<float> b, Vector256<float> c) => Vector256.FusedMultiplyAdd(a, b, c);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Add(Vector256<float> a, Vector256<float> b) => a + b;
