@@ -19,6 +19,7 @@ public static class CliApp
         root.Subcommands.Add(TokenizeCommand.Build());
         root.Subcommands.Add(HiddenCommand.Build());
         root.Subcommands.Add(BenchCommand.Build());
+        root.Subcommands.Add(CaptureCommand.Build());
         return root;
     }
 
