@@ -163,6 +163,17 @@ public unsafe class CpuKernelTests
         Assert.Equal(2.4844792, exact[2], 5);
     }
 
+    [Fact]
+    public void SoluIsXTimesSoftmaxOfTheRow()
+    {
+        Span<float> row = [1f, 2f, 3f];
+        Activations.Apply(Activation.SoluLn, row);
+        double z = Math.Exp(1) + Math.Exp(2) + Math.Exp(3);
+        Assert.Equal(1 * Math.Exp(1) / z, row[0], 6);
+        Assert.Equal(2 * Math.Exp(2) / z, row[1], 6);
+        Assert.Equal(3 * Math.Exp(3) / z, row[2], 6);
+    }
+
     private static float[] RandomValues(Random random, int count) => Enumerable.Range(0, count).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
 
     /// <summary>Stores float weights in a dtype and returns the exact values that dtype holds.</summary>

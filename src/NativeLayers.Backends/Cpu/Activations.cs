@@ -3,7 +3,7 @@ using NativeLayers.Loading;
 
 namespace NativeLayers.Backends.Cpu;
 
-/// <summary>MLP activations, in place or gated (act(gate) · up).</summary>
+/// <summary>MLP activations over one row, in place or gated (act(gate) · up).</summary>
 public static class Activations
 {
     private const float Sqrt2OverPi = 0.7978845608028654f;
@@ -29,6 +29,12 @@ public static class Activations
                 break;
             case Activation.Relu:
                 TensorPrimitives.Max(values, 0f, values);
+                break;
+            case Activation.SoluLn:
+                // x · softmax(x) over the row; the LayerNorm that follows is the block's MLP inner norm.
+                var weights = values.ToArray();
+                Sampling.Softmax(weights);
+                TensorPrimitives.Multiply(values, weights, values);
                 break;
             default:
                 throw new NativeLayersException($"activation {activation} is not implemented.");
