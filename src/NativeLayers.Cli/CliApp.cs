@@ -20,6 +20,8 @@ public static class CliApp
         root.Subcommands.Add(HiddenCommand.Build());
         root.Subcommands.Add(BenchCommand.Build());
         root.Subcommands.Add(CaptureCommand.Build());
+        root.Subcommands.Add(VectorCommand.Build());
+        root.Subcommands.Add(SteerCommand.Build());
         return root;
     }
 
@@ -52,10 +54,16 @@ public static class CliApp
     }
 
     /// <summary>A Spectre console writing to the invocation's output (so tests can capture it).</summary>
-    public static IAnsiConsole Console(TextWriter writer) => AnsiConsole.Create(new AnsiConsoleSettings
+    public static IAnsiConsole Console(TextWriter writer)
     {
-        Out = new AnsiConsoleOutput(writer),
-        Ansi = writer == System.Console.Out && !System.Console.IsOutputRedirected ? AnsiSupport.Detect : AnsiSupport.No,
-        ColorSystem = writer == System.Console.Out && !System.Console.IsOutputRedirected ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
-    });
+        bool terminal = (writer == System.Console.Out && !System.Console.IsOutputRedirected) || (writer == System.Console.Error && !System.Console.IsErrorRedirected);
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = new AnsiConsoleOutput(writer),
+            Ansi = terminal ? AnsiSupport.Detect : AnsiSupport.No,
+            ColorSystem = terminal ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
+        });
+        if (!terminal) console.Profile.Width = 160; // files and pipes: no wrapping at 80 columns
+        return console;
+    }
 }

@@ -135,3 +135,107 @@ public class CliTests
         Assert.DoesNotContain("   at ", err); // no stack trace
     }
 }
+
+/// <summary>Capture, vector extraction and steering from the command line.</summary>
+public class CliSteeringTests
+{
+    private static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int code = CliApp.Run(args, output, error);
+        return (code, output.ToString(), error.ToString());
+    }
+
+    private static string WritePairs(string dir)
+    {
+        string path = Path.Combine(dir, "pairs.jsonl");
+        string[] happy = ["Lily was very happy.", "Tom was glad to play.", "The sun was bright and warm.", "Mia loved her toy.", "The dog was happy."];
+        string[] sad = ["Lily was very sad.", "Tom was sad to go.", "The sky was dark and cold.", "Mia lost her toy.", "The dog was sad."];
+        File.WriteAllLines(path, happy.Zip(sad).Select(p => JsonSerializer.Serialize(new { positive = p.First, negative = p.Second })));
+        return path;
+    }
+
+    [Fact]
+    public void SteerOptionOnHiddenEqualsTheLibraryPlan()
+    {
+        string dir = Directory.CreateTempSubdirectory("nl-cli-steer-").FullName;
+        try
+        {
+            var vector = Enumerable.Range(0, 64).Select(i => (float)Math.Sin(i)).ToArray();
+            var vectors = new NativeLayers.Analysis.Steering.SteeringVectorSet(64);
+            vectors.Set(1, vector);
+            string onlyLayer1 = Path.Combine(dir, "one.safetensors");
+            NativeLayers.Analysis.Steering.SafetensorsSteeringFile.Write(onlyLayer1, vectors);
+            vectors.Set(0, vector.Select(v => -v).ToArray());
+            string file = Path.Combine(dir, "v.safetensors");
+            NativeLayers.Analysis.Steering.SafetensorsSteeringFile.Write(file, vectors);
+            string output = Path.Combine(dir, "h.safetensors");
+            var (code, _, err) = Run("hidden", "--model", SharedData.Fixture("llama"), "--ids", "1,5,9,13", "--steer", $"{file}@1*4.0", "--steer", $"{file}@0-1*-0.5", "--out", output);
+            Assert.True(code == 0, err);
+
+            using var model = NativeLayers.Runtime.Transformer.Load(SharedData.Fixture("llama"));
+            var plan = new NativeLayers.Runtime.Hooks.SteeringPlan().AddVector(1, vector, 4f).AddVector(0, vectors[0].ToArray(), -0.5f).AddVector(1, vector, -0.5f);
+            var expected = model.Forward([[1, 5, 9, 13]], new NativeLayers.Runtime.ForwardOptions { Steering = plan });
+            using var written = SafetensorsFile.Open(output);
+            SharedData.AssertClose(expected.Residual.Slot(1), written.ReadFloat32("resid.1"), "steered resid.1", 1e-5f, 1e-5f);
+            SharedData.AssertClose(expected.Residual.Slot(2), written.ReadFloat32("resid.2"), "steered resid.2", 1e-5f, 1e-5f);
+            SharedData.AssertClose(expected.Logits, written.ReadFloat32("logits"), "steered logits", 1e-5f, 1e-5f);
+
+            Assert.Contains("no vector for layer 0", Run("hidden", "--model", SharedData.Fixture("llama"), "--ids", "1", "--steer", $"{onlyLayer1}@0*1", "--out", output).Err);
+            Assert.Contains("width", Run("hidden", "--model", SharedData.Fixture("qwen2"), "--ids", "1", "--steer", $"{file}@1*1", "--out", output).Err);
+            Assert.Contains("FILE@LAYER", Run("hidden", "--model", SharedData.Fixture("llama"), "--ids", "1", "--steer", file, "--out", output).Err);
+            Assert.Contains("not found", Run("hidden", "--model", SharedData.Fixture("llama"), "--ids", "1", "--steer", "/nope.safetensors@1*1", "--out", output).Err);
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [Fact]
+    public void ExtractThenSweepThenGenerateWithGguf()
+    {
+        string dir = Directory.CreateTempSubdirectory("nl-cli-vector-").FullName;
+        try
+        {
+            string pairs = WritePairs(dir), gguf = Path.Combine(dir, "happy.gguf"), st = Path.Combine(dir, "happy.safetensors");
+            var (code, output, err) = Run("vector", "extract", "--model", SharedData.Model("stories260k"), "--pairs", pairs, "--method", "pca", "--layers", "1-4", "--out", gguf);
+            Assert.True(code == 0, err);
+            Assert.Contains("held-out", output);
+            (code, _, err) = Run("vector", "extract", "--model", SharedData.Model("stories260k"), "--pairs", pairs, "--method", "mean", "--position", "mean", "--out", st);
+            Assert.True(code == 0, err);
+            var fromGguf = NativeLayers.Analysis.Steering.SteeringVectorSet.Load(gguf);
+            Assert.Equal([1, 2, 3, 4], fromGguf.Layers);
+
+            (code, output, err) = Run("steer", "sweep", "--model", SharedData.Model("stories260k"), "--vector", st, "--layers", "2-3",
+                "--coefficients", "-2,0,2", "--prompt", "Once upon a time", "--max-tokens", "8");
+            Assert.True(code == 0, err);
+            Assert.Contains("0.0000", output); // coefficient 0: no divergence from the base model
+            (code, _, err) = Run("generate", "--model", SharedData.Model("stories260k"), "--prompt", "Once upon a time", "-n", "8", "--steer", $"{gguf}@2*1.5");
+            Assert.True(code == 0, err);
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [Fact]
+    public void CaptureWritesShardsAndResumes()
+    {
+        string dir = Directory.CreateTempSubdirectory("nl-cli-capture-").FullName;
+        try
+        {
+            string prompts = Path.Combine(dir, "prompts.txt");
+            File.WriteAllLines(prompts, ["Once upon a time", "The little girl", "Tom and his dog"]);
+            string output = Path.Combine(dir, "out");
+            var (code, text, err) = Run("capture", "--model", SharedData.Model("stories260k"), "--input", prompts, "--points", "resid_post,mlp_out",
+                "--layers", "0,-1", "--reduce", "mean", "--shard-size", "2", "--out", output);
+            Assert.True(code == 0, err);
+            Assert.Contains("2 shard(s)", text);
+            using (var shard = SafetensorsFile.Open(Path.Combine(output, "shard-00000.safetensors")))
+                Assert.Equal([2L, 64], shard.Get("blocks.4.hook_mlp_out").Shape);
+            (code, text, _) = Run("capture", "--model", SharedData.Model("stories260k"), "--input", prompts, "--points", "resid_post,mlp_out",
+                "--layers", "0,-1", "--reduce", "mean", "--shard-size", "2", "--out", output);
+            Assert.Equal(0, code);
+            Assert.Contains("already done", text);
+            Assert.Contains("out of range", Run("capture", "--model", SharedData.Model("stories260k"), "--input", prompts, "--layers", "7", "--out", output).Err);
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+}

@@ -20,10 +20,11 @@ public static class GenerateCommand
         var topK = new Option<int>("--top-k") { Description = "Sample from the k most probable tokens (0 = all).", DefaultValueFactory = _ => 0 };
         var topP = new Option<float>("--top-p") { Description = "Sample from the smallest set reaching probability p (1 = all).", DefaultValueFactory = _ => 1f };
         var seed = new Option<int>("--seed") { Description = "Random seed for sampling.", DefaultValueFactory = _ => 0 };
+        var steer = SteerOption.Create();
         var showLayers = new Option<bool>("--show-layers") { Description = "Also show the residual-stream norm at every layer for the prompt's last token." };
 
         var command = new Command("generate", "Continue a prompt (greedy or sampled) and print the text.")
-            { model, threads, prompt, ids, maxTokens, temperature, topK, topP, seed, showLayers };
+            { model, threads, prompt, ids, maxTokens, temperature, topK, topP, seed, steer, showLayers };
         command.SetAction(parse =>
         {
             var output = parse.InvocationConfiguration.Output;
@@ -36,6 +37,7 @@ public static class GenerateCommand
                 TopK = parse.GetValue(topK),
                 TopP = parse.GetValue(topP),
                 Seed = parse.GetValue(seed),
+                Steering = SteerOption.Parse(parse.GetValue(steer), m),
             };
             bool text = m.HasTokenizer;
             if (text) output.Write(m.Tokenizer.Decode(promptIds));
