@@ -152,6 +152,19 @@ public unsafe class CpuKernelTests
     }
 
     [Fact]
+    public void WorkerPoolIsSafeToShareBetweenThreads()
+    {
+        using var pool = new WorkerPool(2);
+        var totals = new long[4];
+        Parallel.For(0, 4, caller =>
+        {
+            for (int round = 0; round < 300; round++)
+                pool.For(7, part => Interlocked.Add(ref totals[caller], part + 1));
+        });
+        Assert.All(totals, t => Assert.Equal(300 * 28, t));
+    }
+
+    [Fact]
     public void GeluAndErfMatchReferenceValues()
     {
         Assert.Equal(0.8427007929, Activations.Erf(1f), 6);

@@ -32,6 +32,7 @@ public sealed class WorkerPool : IDisposable
     private readonly object _sleepLock = new();
     private Job? _current;
     private int _sleepers;
+    private int _busy;
     private volatile bool _disposed;
     [ThreadStatic] private static bool t_insideJob;
 
@@ -56,11 +57,18 @@ public sealed class WorkerPool : IDisposable
     public void For(int parts, Action<int> body)
     {
         if (parts <= 0) return;
-        if (parts == 1 || _workers.Length == 0 || t_insideJob)
+        // One job at a time: a second caller (another model on another thread) runs its parts itself.
+        if (parts == 1 || _workers.Length == 0 || t_insideJob || Interlocked.CompareExchange(ref _busy, 1, 0) != 0)
         {
             for (int i = 0; i < parts; i++) body(i);
             return;
         }
+        try { RunJob(parts, body); }
+        finally { Volatile.Write(ref _busy, 0); }
+    }
+
+    private void RunJob(int parts, Action<int> body)
+    {
         var job = new Job(parts, body);
         Interlocked.Exchange(ref _current, job); // full fence: publish before reading _sleepers
         if (Volatile.Read(ref _sleepers) > 0)
