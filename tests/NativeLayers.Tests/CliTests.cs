@@ -96,6 +96,23 @@ public class CliTests
     }
 
     [Fact]
+    public void GenerateBatchFromAPromptFile()
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(SharedData.Model("stories260k"), "golden", "greedy.json")));
+        var cases = doc.RootElement.GetProperty("cases").EnumerateArray().Take(3).ToArray();
+        string file = Path.Combine(Path.GetTempPath(), $"nl-prompts-{Guid.NewGuid():N}.txt");
+        File.WriteAllLines(file, cases.Select(c => c.GetProperty("prompt").GetString()!));
+        try
+        {
+            var (code, output, err) = Run("generate", "--model", SharedData.Model("stories260k"), "--prompts", file, "--max-tokens", "64");
+            Assert.True(code == 0, err);
+            for (int i = 0; i < cases.Length; i++)
+                Assert.Contains($"[{i + 1}] {cases[i].GetProperty("full_text").GetString()}", output);
+        }
+        finally { File.Delete(file); }
+    }
+
+    [Fact]
     public void TokenizeAndInspect()
     {
         var (code, output, _) = Run("tokenize", "--model", SharedData.Model("stories260k"), "--text", "Once upon a time");

@@ -15,6 +15,7 @@ public static class GenerateCommand
         var threads = CommonOptions.Threads();
         var prompt = new Option<string?>("--prompt", "-p") { Description = "Prompt text (encoded with the model's tokenizer)." };
         var ids = new Option<string?>("--ids") { Description = "Prompt as comma-separated token ids (for models without a tokenizer)." };
+        var promptFile = new Option<string?>("--prompts") { Description = "Several prompts (JSONL or one a line), generated together in one batch." };
         var maxTokens = new Option<int>("--max-tokens", "-n") { Description = "Most new tokens to generate.", DefaultValueFactory = _ => 64 };
         var temperature = new Option<float>("--temperature") { Description = "Sampling temperature; 0 = greedy.", DefaultValueFactory = _ => 0f };
         var topK = new Option<int>("--top-k") { Description = "Sample from the k most probable tokens (0 = all).", DefaultValueFactory = _ => 0 };
@@ -24,12 +25,11 @@ public static class GenerateCommand
         var showLayers = new Option<bool>("--show-layers") { Description = "Also show the residual-stream norm at every layer for the prompt's last token." };
 
         var command = new Command("generate", "Continue a prompt (greedy or sampled) and print the text.")
-            { model, threads, prompt, ids, maxTokens, temperature, topK, topP, seed, steer, showLayers };
+            { model, threads, prompt, ids, promptFile, maxTokens, temperature, topK, topP, seed, steer, showLayers };
         command.SetAction(parse =>
         {
             var output = parse.InvocationConfiguration.Output;
             using var m = CommonOptions.LoadModel(parse.GetValue(model)!, parse.GetValue(threads));
-            int[] promptIds = CommonOptions.PromptIds(m, parse.GetValue(prompt), parse.GetValue(ids));
             var options = new GenerationOptions
             {
                 MaxNewTokens = parse.GetValue(maxTokens),
@@ -39,6 +39,13 @@ public static class GenerateCommand
                 Seed = parse.GetValue(seed),
                 Steering = SteerOption.Parse(parse.GetValue(steer), m),
             };
+            if (parse.GetValue(promptFile) is { } file)
+            {
+                if (parse.GetValue(prompt) != null || parse.GetValue(ids) != null)
+                    throw new Loading.NativeLayersException("give --prompts FILE or a single --prompt/--ids, not both.");
+                return GenerateBatch(m, file, options, output, parse.InvocationConfiguration.Error);
+            }
+            int[] promptIds = CommonOptions.PromptIds(m, parse.GetValue(prompt), parse.GetValue(ids));
             bool text = m.HasTokenizer;
             if (text) output.Write(m.Tokenizer.Decode(promptIds));
             var generated = new List<int>();
@@ -59,6 +66,24 @@ public static class GenerateCommand
             return 0;
         });
         return command;
+    }
+
+    private static int GenerateBatch(Transformer m, string file, GenerationOptions options, TextWriter output, TextWriter error)
+    {
+        if (!m.HasTokenizer) throw new Loading.NativeLayersException($"{m.Folder.Directory} has no tokenizer; --prompts needs text.");
+        var texts = Runtime.Capture.PromptFile.Read(file);
+        var prompts = texts.Select(t => m.Tokenizer.Encode(t)).ToArray();
+        var clock = Stopwatch.StartNew();
+        var results = new Generator(m).Generate(prompts, options);
+        clock.Stop();
+        for (int i = 0; i < results.Count; i++)
+        {
+            output.WriteLine($"[{i + 1}] {m.Tokenizer.Decode(prompts[i])}{m.Tokenizer.DecodeContinuation(prompts[i], results[i].NewIds)}");
+            output.WriteLine();
+        }
+        int total = results.Sum(r => r.NewIds.Length);
+        CliApp.Console(error).MarkupLine($"[grey]{results.Count} prompts, {total} tokens in {clock.Elapsed.TotalSeconds:F2} s ({total / Math.Max(clock.Elapsed.TotalSeconds, 1e-9):F1} tokens/s)[/]");
+        return 0;
     }
 
     private static string Describe(StopReason reason) => reason == StopReason.EndOfSequence ? "end-of-sequence token" : "--max-tokens";
