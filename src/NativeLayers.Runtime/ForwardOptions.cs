@@ -15,4 +15,9 @@ public sealed record ForwardOptions
     public IReadOnlyList<SteeringPlan?>? SequenceSteering { get; init; }
     /// <summary>Computed points to keep (attn_out, mlp_out, resid_mid, final_normalized). Slot points are always there.</summary>
     public IReadOnlyCollection<HookId>? Capture { get; init; }
+    /// <summary>
+    /// Residual slots wanted in host memory; null = all. On the CPU every slot is host memory anyway; on a device the
+    /// others are not copied back (generation asks for none).
+    /// </summary>
+    public IReadOnlyCollection<int>? HostSlots { get; init; }
 }

@@ -9,18 +9,16 @@ public sealed unsafe class KvCache
     public int Length { get; internal set; }
     public int Capacity { get; private set; }
 
+    /// <summary>Host buffers are allocated on first use (a sequence run on a device keeps its cache there instead).</summary>
     public KvCache(int layers, int stride, int initialCapacity = 64)
     {
         _stride = stride;
-        Capacity = Math.Max(1, initialCapacity);
+        _initialCapacity = Math.Max(1, initialCapacity);
         _keys = new PinnedBuffer[layers];
         _values = new PinnedBuffer[layers];
-        for (int l = 0; l < layers; l++)
-        {
-            _keys[l] = new PinnedBuffer(Capacity * stride);
-            _values[l] = new PinnedBuffer(Capacity * stride);
-        }
     }
+
+    private readonly int _initialCapacity;
 
     public float* Keys(int layer) => _keys[layer].Pointer;
     public float* Values(int layer) => _values[layer].Pointer;
@@ -28,7 +26,7 @@ public sealed unsafe class KvCache
     public void EnsureCapacity(int positions)
     {
         if (positions <= Capacity) return;
-        int capacity = Math.Max(positions, Capacity * 2);
+        int capacity = Math.Max(positions, Math.Max(Capacity * 2, _initialCapacity));
         for (int l = 0; l < _keys.Length; l++)
         {
             _keys[l] = Grow(_keys[l], capacity);
@@ -37,10 +35,10 @@ public sealed unsafe class KvCache
         Capacity = capacity;
     }
 
-    private PinnedBuffer Grow(PinnedBuffer old, int capacity)
+    private PinnedBuffer Grow(PinnedBuffer? old, int capacity)
     {
         var grown = new PinnedBuffer(capacity * _stride);
-        old.Array.AsSpan(0, Length * _stride).CopyTo(grown.Array);
+        old?.Array.AsSpan(0, Length * _stride).CopyTo(grown.Array);
         return grown;
     }
 }

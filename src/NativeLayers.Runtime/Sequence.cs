@@ -10,4 +10,6 @@ public sealed class Sequence
     public int Length => Cache.Length;
     /// <summary>Tokens given in the first forward call (the prompt); later tokens count as generated.</summary>
     public int? PromptLength { get; internal set; }
+    /// <summary>The key/value cache on the device when the model runs on one.</summary>
+    internal Device.DeviceKvCache? DeviceCache { get; set; }
 }

@@ -12,6 +12,8 @@ public sealed record RuntimeOptions
 {
     /// <summary>Worker threads for the CPU kernels; 0 = one per core.</summary>
     public int Threads { get; init; }
+    /// <summary>Where the forward pass runs; auto = CUDA when a GPU is present, else the CPU backend.</summary>
+    public NativeLayers.Runtime.Device.ComputeDevice Device { get; init; } = NativeLayers.Runtime.Device.ComputeDevice.Cpu;
 }
 
 /// <summary>
@@ -27,6 +29,7 @@ public sealed unsafe class Transformer : IDisposable
     private readonly RopeTable? _rope;
     private ITextTokenizer? _tokenizer;
     private readonly WeightBinder _binder; // owns re-laid-out weights (transposed / permuted copies)
+    private readonly Device.DeviceExecutor? _device;
 
     public ModelFolder Folder { get; }
     public ModelConfig Config { get; }
@@ -52,7 +55,15 @@ public sealed unsafe class Transformer : IDisposable
             _rope = new RopeTable(Spec.RotaryDim, Spec.RopeTheta, Spec.RopeScaling, Math.Min(Config.MaxPositions, 4096));
         _ownsPool = options.Threads > 0;
         Pool = _ownsPool ? new WorkerPool(options.Threads) : WorkerPool.Default;
+        ComputeDevice = NativeLayers.Runtime.Device.ComputeDevices.Resolve(options.Device);
+        if (ComputeDevice != NativeLayers.Runtime.Device.ComputeDevice.Cpu)
+            _device = new NativeLayers.Runtime.Device.DeviceExecutor(this, ComputeDevice);
     }
+
+    /// <summary>Where this model runs (auto already resolved).</summary>
+    public NativeLayers.Runtime.Device.ComputeDevice ComputeDevice { get; }
+
+    internal RopeTable? RotaryTable => _rope;
 
     public static Transformer Load(string directory, RuntimeOptions? options = null)
     {
@@ -130,6 +141,12 @@ public sealed unsafe class Transformer : IDisposable
             }
             var stream = new ResidualStream(Layers, Width, rows);
             var hooks = HookRunner.Create(this, stream, sequences, options);
+            if (_device != null)
+            {
+                var deviceResult = _device.Run(sequences, tokens, options, logits, stream, hooks, startSlot, initialResidual);
+                Advance(sequences, tokens);
+                return deviceResult;
+            }
             PrepareCaches(sequences, tokens);
             if (initialResidual == null)
             {
@@ -142,14 +159,19 @@ public sealed unsafe class Transformer : IDisposable
                 for (int s = 0; s < initialResidual.Count; s++) initialResidual[s].CopyTo(slot[(rows[s].FirstRow * Width)..]);
             }
             for (int layer = startSlot; layer < Layers; layer++) RunBlock(layer, stream, sequences, hooks);
-            foreach (var (sequence, ids) in sequences.Zip(tokens))
-            {
-                sequence.Cache.Length += ids.Length;
-                sequence.Tokens.AddRange(ids);
-            }
+            Advance(sequences, tokens);
             if (hooks != null && hooks.Captures(HookId.FinalNormalized))
                 hooks.Store(HookId.FinalNormalized, FinalNormUnlocked(stream.Slot(Layers)));
             return new ForwardResult(stream, ComputeLogits(stream, logits), VocabSize, logits, hooks?.Captured);
+        }
+    }
+
+    private static void Advance(IReadOnlyList<Sequence> sequences, IReadOnlyList<int[]> tokens)
+    {
+        foreach (var (sequence, ids) in sequences.Zip(tokens))
+        {
+            sequence.Cache.Length += ids.Length;
+            sequence.Tokens.AddRange(ids);
         }
     }
 
@@ -420,6 +442,7 @@ public sealed unsafe class Transformer : IDisposable
 
     public void Dispose()
     {
+        _device?.Dispose();
         if (_ownsPool) Pool.Dispose();
         Folder.Dispose();
     }

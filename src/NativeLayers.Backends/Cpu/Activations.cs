@@ -32,7 +32,8 @@ public static class Activations
                 break;
             case Activation.SoluLn:
                 // x · softmax(x) over the row; the LayerNorm that follows is the block's MLP inner norm.
-                var weights = values.ToArray();
+                Span<float> weights = values.Length <= 4096 ? stackalloc float[values.Length] : new float[values.Length];
+                values.CopyTo(weights);
                 Sampling.Softmax(weights);
                 TensorPrimitives.Multiply(values, weights, values);
                 break;

@@ -85,7 +85,10 @@ internal sealed unsafe class HookRunner
     }
 
     /// <summary>Applies the row-wise operations at a point to its rows (buffer [rows, width]) and captures them if asked.</summary>
-    public void Apply(HookId hook, float* rows)
+    public void Apply(HookId hook, float* rows) => Apply(hook, rows, includeFolded: false);
+
+    /// <summary>As <see cref="Apply(HookId, float*)"/>; with includeFolded, also the additions a CPU run folds into biases.</summary>
+    public void Apply(HookId hook, float* rows, bool includeFolded)
     {
         int width = _model.Width;
         for (int s = 0; s < _plans.Length; s++)
@@ -94,7 +97,7 @@ internal sealed unsafe class HookRunner
             if (plan == null) continue;
             foreach (var op in plan.Operations)
             {
-                if (op.Hook != hook || (Foldable(hook) && op is AddVector { IsPlain: true } && _shared != null)) continue;
+                if (op.Hook != hook || (!includeFolded && Foldable(hook) && op is AddVector { IsPlain: true } && _shared != null)) continue;
                 var seq = _stream.Sequences[s];
                 for (int t = 0; t < seq.Count; t++)
                 {
@@ -113,4 +116,31 @@ internal sealed unsafe class HookRunner
     }
 
     public void Store(HookId hook, float[] values) => _captured[hook] = values;
+
+    private IEnumerable<(int Row, SteeringOperation Op)> RowOperations(HookId hook)
+    {
+        for (int s = 0; s < _plans.Length; s++)
+        {
+            if (_plans[s] is not { } plan) continue;
+            var seq = _stream.Sequences[s];
+            foreach (var op in plan.Operations)
+                if (op.Hook == hook)
+                    for (int t = 0; t < seq.Count; t++)
+                        if (op.Positions.Includes(seq.FirstPosition + t, _promptLengths[s])) yield return (seq.FirstRow + t, op);
+        }
+    }
+
+    /// <summary>Whether any operation at this point needs the row's own norm (done on the host by a device run).</summary>
+    public bool NeedsHost(HookId hook) =>
+        _plans.Any(p => p != null && p.Operations.Any(op => op.Hook == hook && op is AddVector { ScaleToResidualNorm: true } or AddVector { PreserveNorm: true }));
+
+    /// <summary>(row, vector, coefficient) for every plain addition at this point, in plan order.</summary>
+    public IEnumerable<(int Row, float[] Vector, float Coefficient)> Additions(HookId hook) =>
+        RowOperations(hook).Where(x => x.Op is AddVector).Select(x => (x.Row, ((AddVector)x.Op).Vector, ((AddVector)x.Op).Coefficient));
+
+    /// <summary>(row, direction) for every ablation at this point, in plan order.</summary>
+    public IEnumerable<(int Row, float[] Direction)> Ablations(HookId hook) =>
+        RowOperations(hook).Where(x => x.Op is ProjectOut).Select(x => (x.Row, ((ProjectOut)x.Op).Direction));
+
+    public bool HasOperations(HookId hook) => _plans.Any(p => p != null && p.Operations.Any(op => op.Hook == hook));
 }
