@@ -1,12 +1,16 @@
 using BenchmarkDotNet.Attributes;
 using NativeLayers.Loading;
+using NativeLayers.ModelGen;
 using NativeLayers.Runtime;
 
 namespace NativeLayers.Bench;
 
-/// <summary>Prefill of one fresh sequence; logits for its last token only.</summary>
+/// <summary>
+/// Prefill of one fresh sequence; logits for its last token only. One subclass per model (its
+/// <see cref="BenchModelAttribute"/>), so that --filter can pick models by class name.
+/// </summary>
 [Config(typeof(ForwardConfig))]
-public class Prefill
+public abstract class PrefillBenchmark
 {
     private Transformer _model = null!;
     private int[] _tokens = null!;
@@ -17,8 +21,10 @@ public class Prefill
     [GlobalSetup]
     public void Setup()
     {
-        _model = BenchModels.Load(DType);
-        _tokens = BenchModels.Tokens(Tokens, seed: 1);
+        var spec = ModelSpec.Preset(BenchModels.PresetOf(GetType()));
+        _model = BenchModels.Load(spec, DType);
+        Console.WriteLine($"// {GetType().Name}: {spec.Id} {DType} from {_model.Folder.Directory}");
+        _tokens = BenchModels.Tokens(spec, Tokens, seed: 1);
     }
 
     [GlobalCleanup] public void Cleanup() => _model.Dispose();
@@ -31,7 +37,7 @@ public class Prefill
 /// iteration) and gets Steps more tokens, one per sequence per forward call. One operation = one forward call.
 /// </summary>
 [Config(typeof(ForwardConfig))]
-public class Decode
+public abstract class DecodeBenchmark
 {
     public const int Context = 128;
     public const int Steps = 16;
@@ -46,9 +52,11 @@ public class Decode
     [GlobalSetup]
     public void Setup()
     {
-        _model = BenchModels.Load(DType);
-        _prompts = Enumerable.Range(0, Batch).Select(b => BenchModels.Tokens(Context, seed: 10 + b)).ToArray();
-        var next = BenchModels.Tokens(Steps * Batch, seed: 2);
+        var spec = ModelSpec.Preset(BenchModels.PresetOf(GetType()));
+        _model = BenchModels.Load(spec, DType);
+        Console.WriteLine($"// {GetType().Name}: {spec.Id} {DType} from {_model.Folder.Directory}");
+        _prompts = Enumerable.Range(0, Batch).Select(b => BenchModels.Tokens(spec, Context, seed: 10 + b)).ToArray();
+        var next = BenchModels.Tokens(spec, Steps * Batch, seed: 2);
         _steps = Enumerable.Range(0, Steps).Select(s => Enumerable.Range(0, Batch).Select(b => new[] { next[s * Batch + b] }).ToArray()).ToArray();
     }
 
@@ -67,3 +75,21 @@ public class Decode
         for (int s = 0; s < Steps; s++) _model.Forward(_sequences, _steps[s], LogitsMode.LastPerSequence);
     }
 }
+
+/// <summary>llama-768 (hidden 768, 12 layers, intermediate 2048, vocab 32000, untied head).</summary>
+public class Prefill : PrefillBenchmark;
+
+/// <summary>llama-768 (hidden 768, 12 layers, intermediate 2048, vocab 32000, untied head).</summary>
+public class Decode : DecodeBenchmark;
+
+/// <summary>GPT-2 124M shape (hidden 768, 12 layers, n_inner 3072, vocab 50257, head tied to wte, learned positions).</summary>
+[BenchModel("gpt2-small")] public class Gpt2Prefill : PrefillBenchmark;
+
+/// <summary>GPT-2 124M shape (hidden 768, 12 layers, n_inner 3072, vocab 50257, head tied to wte, learned positions).</summary>
+[BenchModel("gpt2-small")] public class Gpt2Decode : DecodeBenchmark;
+
+/// <summary>Pythia-160M shape (hidden 768, 12 layers, intermediate 3072, vocab 50304, untied embed_out, rotary on 16 of 64 dims).</summary>
+[BenchModel("pythia-160m")] public class PythiaPrefill : PrefillBenchmark;
+
+/// <summary>Pythia-160M shape (hidden 768, 12 layers, intermediate 3072, vocab 50304, untied embed_out, rotary on 16 of 64 dims).</summary>
+[BenchModel("pythia-160m")] public class PythiaDecode : DecodeBenchmark;

@@ -2,6 +2,7 @@ using System.Text;
 using BenchmarkDotNet.Reports;
 using BenchmarkDotNet.Running;
 using NativeLayers.Loading;
+using NativeLayers.ModelGen;
 
 namespace NativeLayers.Bench;
 
@@ -35,36 +36,13 @@ public static class Report
         if (bandwidth <= 0) bandwidth = NotesBandwidth;
         if (fmaPeak <= 0) fmaPeak = NotesFmaPeak;
 
-        var spec = BenchModels.Spec;
-        text.AppendLine($"## Forward passes vs machine ceilings ({BenchModels.Preset}: {spec.Id}, {spec.ParameterCount / 1e6:N1} M params)");
+        text.AppendLine("## Forward passes vs machine ceilings");
         text.AppendLine();
         text.AppendLine($"Ceilings ({source}, fastest iteration): read bandwidth {bandwidth / 1e9:N1} GB/s, FMA peak {fmaPeak / 1e9:N1} GFLOP/s, {MachineCeilings.AllThreads} threads.");
         text.AppendLine($"Quiet-machine ceilings (platform-notes): {NotesBandwidth / 1e9:N0} GB/s, {NotesFmaPeak / 1e9:N0} GFLOP/s. Targets are judged on the in-run ratio.");
-        text.AppendLine($"Weight bytes per decode step: F32 {spec.DecodeWeightBytes(DType.F32) / 1e6:N1} MB, BF16 {spec.DecodeWeightBytes(DType.BF16) / 1e6:N1} MB.");
-        text.AppendLine();
-        text.AppendLine("| Case | Time/op (mean) | tok/s | Achieved | Ceiling (in run) | Ratio | Ratio vs notes | Target | Met |");
-        text.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|:---:|");
-        foreach (var r in results.Where(r => r.Case.Descriptor.Type == typeof(Decode)))
-        {
-            var dtype = (DType)r.Case.Parameters[nameof(Decode.DType)];
-            int batch = (int)r.Case.Parameters[nameof(Decode.Batch)];
-            double tokens = r.Work.Tokens / r.Seconds;
-            double Roofline(double bw, double peak) => Math.Min(batch * bw / r.Work.Bytes, peak * batch / r.Work.Flops);
-            double ceiling = Roofline(bandwidth, fmaPeak);
-            string bound = batch * bandwidth / r.Work.Bytes <= fmaPeak * batch / r.Work.Flops ? "bandwidth" : "FMA";
-            double ratio = tokens / ceiling, notesRatio = tokens / Roofline(NotesBandwidth, NotesFmaPeak);
-            string target = batch == 1 ? $"{DecodeTarget:P0}" : "-";
-            string met = batch == 1 ? (ratio >= DecodeTarget ? "yes" : "**no**") : "";
-            text.AppendLine($"| decode {dtype} batch {batch} (ctx {Decode.Context}) | {Ms(r.Seconds)} | {tokens:N1} | " +
-                $"{r.Work.Bytes / r.Seconds / 1e9:N1} GB/s | {ceiling:N1} tok/s ({bound}) | {ratio:P0} | {notesRatio:P0} | {target} | {met} |");
-        }
-        foreach (var r in results.Where(r => r.Case.Descriptor.Type == typeof(Prefill)))
-        {
-            var dtype = (DType)r.Case.Parameters[nameof(Prefill.DType)];
-            double flops = r.Work.Flops / r.Seconds, ratio = flops / fmaPeak;
-            text.AppendLine($"| prefill {dtype} {r.Work.Tokens:N0} tokens | {Ms(r.Seconds)} | {r.Work.Tokens / r.Seconds:N1} | " +
-                $"{flops / 1e9:N1} GFLOP/s | {fmaPeak / 1e9:N1} GFLOP/s | {ratio:P0} | {flops / NotesFmaPeak:P0} | {PrefillTarget:P0} | {(ratio >= PrefillTarget ? "yes" : "**no**")} |");
-        }
+        var forward = results.Where(r => IsForward(r.Case)).ToLookup(r => BenchModels.PresetOf(r.Case.Descriptor.Type));
+        foreach (string preset in BenchModels.Presets.Where(forward.Contains))
+            ModelTable(text, preset, [.. forward[preset]], bandwidth, fmaPeak);
 
         var kernels = results.Where(r => r.Case.Descriptor.Type == typeof(MatMulKernels)).ToList();
         if (kernels.Count > 0)
@@ -87,7 +65,8 @@ public static class Report
         if (attention.Count > 0)
         {
             text.AppendLine();
-            text.AppendLine($"## Attention.Run alone (one layer; × {spec.Layers} layers per forward pass)");
+            var spec = BenchModels.Spec;
+            text.AppendLine($"## Attention.Run alone (one {BenchModels.Preset} layer; × {spec.Layers} layers per forward pass)");
             text.AppendLine();
             text.AppendLine("| Queries | Cached before | Time/op | × layers | GFLOP/s | Ratio to FMA peak |");
             text.AppendLine("|---:|---:|---:|---:|---:|---:|");
@@ -100,6 +79,44 @@ public static class Report
             }
         }
         return text.ToString();
+    }
+
+    private static bool IsForward(BenchmarkCase c) =>
+        c.Descriptor.Type.IsSubclassOf(typeof(PrefillBenchmark)) || c.Descriptor.Type.IsSubclassOf(typeof(DecodeBenchmark));
+
+    /// <summary>One model's forward cases: decode against the roofline, prefill against the FMA peak.</summary>
+    private static void ModelTable(StringBuilder text, string preset, List<Result> results, double bandwidth, double fmaPeak)
+    {
+        var spec = ModelSpec.Preset(preset);
+        text.AppendLine();
+        text.AppendLine($"### {preset}: {spec.Id}, {spec.ParameterCount / 1e6:N1} M params");
+        text.AppendLine();
+        text.AppendLine($"Weight bytes per decode step: F32 {spec.DecodeWeightBytes(DType.F32) / 1e6:N1} MB, BF16 {spec.DecodeWeightBytes(DType.BF16) / 1e6:N1} MB " +
+            $"(block matrices + {(spec.TiedHead ? "the head tied to the embedding, counted once" : "the untied head")}).");
+        text.AppendLine();
+        text.AppendLine("| Case | Time/op (mean) | tok/s | Achieved | Ceiling (in run) | Ratio | Ratio vs notes | Target | Met |");
+        text.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|:---:|");
+        foreach (var r in results.Where(r => r.Case.Descriptor.Type.IsSubclassOf(typeof(DecodeBenchmark))))
+        {
+            var dtype = (DType)r.Case.Parameters[nameof(DecodeBenchmark.DType)];
+            int batch = (int)r.Case.Parameters[nameof(DecodeBenchmark.Batch)];
+            double tokens = r.Work.Tokens / r.Seconds;
+            double Roofline(double bw, double peak) => Math.Min(batch * bw / r.Work.Bytes, peak * batch / r.Work.Flops);
+            double ceiling = Roofline(bandwidth, fmaPeak);
+            string bound = batch * bandwidth / r.Work.Bytes <= fmaPeak * batch / r.Work.Flops ? "bandwidth" : "FMA";
+            double ratio = tokens / ceiling, notesRatio = tokens / Roofline(NotesBandwidth, NotesFmaPeak);
+            string target = batch == 1 ? $"{DecodeTarget:P0}" : "-";
+            string met = batch == 1 ? (ratio >= DecodeTarget ? "yes" : "**no**") : "";
+            text.AppendLine($"| decode {dtype} batch {batch} (ctx {DecodeBenchmark.Context}) | {Ms(r.Seconds)} | {tokens:N1} | " +
+                $"{r.Work.Bytes / r.Seconds / 1e9:N1} GB/s | {ceiling:N1} tok/s ({bound}) | {ratio:P0} | {notesRatio:P0} | {target} | {met} |");
+        }
+        foreach (var r in results.Where(r => r.Case.Descriptor.Type.IsSubclassOf(typeof(PrefillBenchmark))))
+        {
+            var dtype = (DType)r.Case.Parameters[nameof(PrefillBenchmark.DType)];
+            double flops = r.Work.Flops / r.Seconds, ratio = flops / fmaPeak;
+            text.AppendLine($"| prefill {dtype} {r.Work.Tokens:N0} tokens | {Ms(r.Seconds)} | {r.Work.Tokens / r.Seconds:N1} | " +
+                $"{flops / 1e9:N1} GFLOP/s | {fmaPeak / 1e9:N1} GFLOP/s | {ratio:P0} | {flops / NotesFmaPeak:P0} | {PrefillTarget:P0} | {(ratio >= PrefillTarget ? "yes" : "**no**")} |");
+        }
     }
 
     private static string Ms(double seconds) => seconds >= 1e-3 ? $"{seconds * 1e3:N2} ms" : $"{seconds * 1e6:N1} µs";

@@ -8,9 +8,10 @@ namespace NativeLayers.ModelGen;
 public sealed record GeneratedModel(string Directory, ModelSpec Spec, DType DType, long Parameters, long Bytes);
 
 /// <summary>
-/// Writes a random-weight Hugging Face llama folder: config.json, generation_config.json and model.safetensors.
-/// Matrices are N(0, 1/fan_in) (std 1/sqrt(fan_in)), so activations keep unit scale through the blocks; embeddings are
-/// N(0, 1) and norm weights 1 ± 0.02. Values depend only on the seed and the tensor name, not on thread timing.
+/// Writes a random-weight Hugging Face model folder (llama, gpt2 or gpt_neox): config.json, generation_config.json and
+/// model.safetensors. Matrices are N(0, 1/fan_in) (std 1/sqrt(fan_in)), so activations keep unit scale through the
+/// blocks; embeddings are N(0, 1), norm weights 1 ± 0.02 and biases N(0, 0.1²). Values depend only on the seed and the
+/// tensor name, not on thread timing.
 /// </summary>
 public static class ModelGenerator
 {
@@ -25,8 +26,8 @@ public static class ModelGenerator
         WriteJson(Path.Combine(directory, "config.json"), w => WriteConfig(w, spec, dtype));
         WriteJson(Path.Combine(directory, "generation_config.json"), w =>
         {
-            w.WriteNumber("bos_token_id", 1);
-            w.WriteNumber("eos_token_id", 2);
+            w.WriteNumber("bos_token_id", spec.BosTokenId);
+            w.WriteNumber("eos_token_id", spec.EosTokenId);
         });
         // The writer materialises the tensor list before writing, so the model is held in memory once, at its
         // stored dtype (each tensor is generated straight into its final bytes; no float32 copy of the model).
@@ -46,24 +47,54 @@ public static class ModelGenerator
 
     private static void WriteConfig(Utf8JsonWriter w, ModelSpec spec, DType dtype)
     {
-        w.WriteString("model_type", "llama");
+        w.WriteString("model_type", spec.ModelType);
         w.WriteStartArray("architectures");
-        w.WriteStringValue("LlamaForCausalLM");
+        w.WriteStringValue(spec.ModelType switch { "gpt2" => "GPT2LMHeadModel", "gpt_neox" => "GPTNeoXForCausalLM", _ => "LlamaForCausalLM" });
         w.WriteEndArray();
         w.WriteNumber("vocab_size", spec.Vocab);
-        w.WriteNumber("hidden_size", spec.Hidden);
-        w.WriteNumber("intermediate_size", spec.Intermediate);
-        w.WriteNumber("num_hidden_layers", spec.Layers);
-        w.WriteNumber("num_attention_heads", spec.Heads);
-        w.WriteNumber("num_key_value_heads", spec.KvHeads);
-        w.WriteString("hidden_act", "silu");
-        w.WriteNumber("max_position_embeddings", spec.MaxPositions);
-        w.WriteNumber("rms_norm_eps", spec.NormEps);
-        w.WriteNumber("rope_theta", spec.RopeTheta);
-        w.WriteBoolean("tie_word_embeddings", false);
-        w.WriteBoolean("attention_bias", false);
-        w.WriteNumber("bos_token_id", 1);
-        w.WriteNumber("eos_token_id", 2);
+        switch (spec.ModelType)
+        {
+            case "gpt2":
+                w.WriteNumber("n_embd", spec.Hidden);
+                w.WriteNumber("n_layer", spec.Layers);
+                w.WriteNumber("n_head", spec.Heads);
+                if (spec.Intermediate == 4 * spec.Hidden) w.WriteNull("n_inner"); // what GPT-2 checkpoints say
+                else w.WriteNumber("n_inner", spec.Intermediate);
+                w.WriteString("activation_function", spec.ActivationName);
+                w.WriteNumber("n_positions", spec.MaxPositions);
+                w.WriteNumber("n_ctx", spec.MaxPositions);
+                w.WriteNumber("layer_norm_epsilon", spec.NormEps);
+                w.WriteBoolean("scale_attn_weights", true);
+                break;
+            case "gpt_neox":
+                w.WriteNumber("hidden_size", spec.Hidden);
+                w.WriteNumber("num_hidden_layers", spec.Layers);
+                w.WriteNumber("num_attention_heads", spec.Heads);
+                w.WriteNumber("intermediate_size", spec.Intermediate);
+                w.WriteString("hidden_act", spec.ActivationName);
+                w.WriteNumber("max_position_embeddings", spec.MaxPositions);
+                w.WriteNumber("layer_norm_eps", spec.NormEps);
+                w.WriteNumber("rotary_pct", spec.RotaryPct);
+                w.WriteNumber("rotary_emb_base", spec.RopeTheta);
+                w.WriteBoolean("use_parallel_residual", spec.ParallelResidual);
+                w.WriteBoolean("attention_bias", true);
+                break;
+            default:
+                w.WriteNumber("hidden_size", spec.Hidden);
+                w.WriteNumber("intermediate_size", spec.Intermediate);
+                w.WriteNumber("num_hidden_layers", spec.Layers);
+                w.WriteNumber("num_attention_heads", spec.Heads);
+                w.WriteNumber("num_key_value_heads", spec.KvHeads);
+                w.WriteString("hidden_act", spec.ActivationName);
+                w.WriteNumber("max_position_embeddings", spec.MaxPositions);
+                w.WriteNumber("rms_norm_eps", spec.NormEps);
+                w.WriteNumber("rope_theta", spec.RopeTheta);
+                w.WriteBoolean("attention_bias", false);
+                break;
+        }
+        w.WriteBoolean("tie_word_embeddings", spec.TiedHead);
+        w.WriteNumber("bos_token_id", spec.BosTokenId);
+        w.WriteNumber("eos_token_id", spec.EosTokenId);
         w.WriteString("torch_dtype", dtype switch { DType.BF16 => "bfloat16", DType.F16 => "float16", _ => "float32" });
     }
 
@@ -82,7 +113,8 @@ public static class ModelGenerator
         {
             TensorRole.Embedding => (0f, 1f),
             TensorRole.Norm => (1f, 0.02f),
-            _ => (0f, 1f / MathF.Sqrt(t.Shape[^1])),
+            TensorRole.Bias => (0f, 0.1f),
+            _ => (0f, 1f / MathF.Sqrt(t.FanIn)),
         };
         long count = t.Elements;
         var bytes = new byte[checked(count * dtype.SizeOf())];

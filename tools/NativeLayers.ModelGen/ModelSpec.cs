@@ -2,17 +2,34 @@ using NativeLayers.Loading;
 
 namespace NativeLayers.ModelGen;
 
-/// <summary>One weight tensor of a Llama model folder: its name, shape and the fan-in that sets its init scale.</summary>
-public sealed record TensorSpec(string Name, long[] Shape, TensorRole Role)
+/// <summary>
+/// One weight tensor of a model folder: its name, shape and role (which sets its init). Matrices are stored
+/// [out, in] (nn.Linear) unless <paramref name="Conv1D"/> says [in, out] (GPT-2's Conv1D).
+/// </summary>
+public sealed record TensorSpec(string Name, long[] Shape, TensorRole Role, bool Conv1D = false)
 {
     public long Elements => Shape.Aggregate(1L, (a, b) => a * b);
+
+    /// <summary>The input width of a matrix, which sets its init scale.</summary>
+    public long FanIn => Conv1D ? Shape[0] : Shape[^1];
 }
 
-public enum TensorRole { Embedding, Matrix, Norm }
+/// <summary>Matrix = a block's linear layer; Head = an untied LM head; Bias = linear and LayerNorm biases.</summary>
+public enum TensorRole { Embedding, Matrix, Head, Norm, Bias }
 
-/// <summary>The shape of a Llama-architecture model (model_type llama, untied lm_head, SiLU gated MLP).</summary>
+/// <summary>
+/// The shape of a decoder model in one of three Hugging Face layouts: <c>llama</c> (RMSNorm, SiLU gated MLP, untied
+/// lm_head), <c>gpt2</c> (GPT2LMHeadModel: learned positions, LayerNorm, Conv1D, tied head) and <c>gpt_neox</c>
+/// (GPTNeoXForCausalLM / Pythia: partial rotary, interleaved fused qkv, parallel or sequential residual, untied embed_out).
+/// </summary>
 public sealed record ModelSpec
 {
+    public static readonly IReadOnlyList<string> ModelTypes = ["llama", "gpt2", "gpt_neox"];
+
+    /// <summary>Activation names the runtime's config reader accepts (config.json spelling).</summary>
+    public static readonly IReadOnlyList<string> ActivationNames = ["silu", "gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "relu", "solu_ln"];
+
+    public string ModelType { get; init; } = "llama";
     public required int Hidden { get; init; }
     public required int Layers { get; init; }
     public required int Heads { get; init; }
@@ -20,12 +37,25 @@ public sealed record ModelSpec
     public required int Intermediate { get; init; }
     public required int Vocab { get; init; }
     public int MaxPositions { get; init; } = 2048;
+    /// <summary>rope_theta (llama) or rotary_emb_base (gpt_neox).</summary>
     public double RopeTheta { get; init; } = 10000;
     public double NormEps { get; init; } = 1e-5;
+    /// <summary>config.json activation name; null = the model type's default (silu, gelu_new, gelu).</summary>
+    public string? Activation { get; init; }
+    /// <summary>gpt_neox only: fraction of each head's dims that is rotated.</summary>
+    public double RotaryPct { get; init; } = 1.0;
+    /// <summary>gpt_neox only: use_parallel_residual (false = sequential pre-LN blocks).</summary>
+    public bool ParallelResidual { get; init; } = true;
 
     public int HeadDim => Hidden / Heads;
+    public int RotaryDim => ModelType switch { "gpt2" => 0, "gpt_neox" => (int)(HeadDim * RotaryPct), _ => HeadDim };
+    public bool TiedHead => ModelType == "gpt2";
+    public string DefaultActivation => ModelType switch { "gpt2" => "gelu_new", "gpt_neox" => "gelu", _ => "silu" };
+    public string ActivationName => Activation ?? DefaultActivation;
+    public int BosTokenId => ModelType switch { "gpt2" => Vocab - 1, "gpt_neox" => 0, _ => 1 };
+    public int EosTokenId => ModelType switch { "gpt2" => Vocab - 1, "gpt_neox" => 0, _ => 2 };
 
-    public static IReadOnlyList<string> PresetNames { get; } = ["tiny", "llama-768", "llama-1b"];
+    public static IReadOnlyList<string> PresetNames { get; } = ["tiny", "llama-768", "llama-1b", "gpt2-tiny", "gpt2-small", "neox-tiny", "pythia-160m"];
 
     public static ModelSpec Preset(string name) => name switch
     {
@@ -33,26 +63,68 @@ public sealed record ModelSpec
         "llama-768" => new() { Hidden = 768, Layers = 12, Heads = 12, KvHeads = 12, Intermediate = 2048, Vocab = 32000 },
         // TinyLlama-1.1B's shape: grouped KV heads, untied head, ~2.2 GB in bf16.
         "llama-1b" => new() { Hidden = 2048, Layers = 22, Heads = 32, KvHeads = 4, Intermediate = 5632, Vocab = 32000 },
+        "gpt2-tiny" => Gpt2(hidden: 64, layers: 2, heads: 4, vocab: 320, positions: 128),
+        // openai-community/gpt2 (124 M): n_inner null = 4 · n_embd, tied head.
+        "gpt2-small" => Gpt2(hidden: 768, layers: 12, heads: 12, vocab: 50257, positions: 1024),
+        "neox-tiny" => Neox(hidden: 64, layers: 2, heads: 4, intermediate: 256, vocab: 352, positions: 256),
+        // EleutherAI/pythia-160m.
+        "pythia-160m" => Neox(hidden: 768, layers: 12, heads: 12, intermediate: 3072, vocab: 50304, positions: 2048),
         _ => throw new ArgumentException($"unknown preset '{name}' (known: {string.Join(", ", PresetNames)})."),
     };
 
-    /// <summary>Throws when the shape cannot be a valid llama config.</summary>
+    private static ModelSpec Gpt2(int hidden, int layers, int heads, int vocab, int positions) => new()
+    {
+        ModelType = "gpt2", Hidden = hidden, Layers = layers, Heads = heads, KvHeads = heads, Intermediate = 4 * hidden,
+        Vocab = vocab, MaxPositions = positions,
+    };
+
+    private static ModelSpec Neox(int hidden, int layers, int heads, int intermediate, int vocab, int positions) => new()
+    {
+        ModelType = "gpt_neox", Hidden = hidden, Layers = layers, Heads = heads, KvHeads = heads, Intermediate = intermediate,
+        Vocab = vocab, MaxPositions = positions, RotaryPct = 0.25,
+    };
+
+    /// <summary>Throws when the shape cannot be a valid config of its model type.</summary>
     public ModelSpec Validate()
     {
+        if (!ModelTypes.Contains(ModelType))
+            throw new ArgumentException($"model type must be one of {string.Join(", ", ModelTypes)}, got '{ModelType}'.");
         if (Hidden <= 0 || Layers <= 0 || Heads <= 0 || KvHeads <= 0 || Intermediate <= 0 || Vocab <= 0 || MaxPositions <= 0)
             throw new ArgumentException("every dimension must be positive.");
-        if (Hidden % Heads != 0 || HeadDim % 2 != 0)
-            throw new ArgumentException($"hidden ({Hidden}) must split into {Heads} heads of even size.");
+        if (Hidden % Heads != 0)
+            throw new ArgumentException($"hidden ({Hidden}) must split into {Heads} heads.");
+        if (RotaryDim % 2 != 0 || RotaryPct is <= 0 or > 1)
+            throw new ArgumentException($"the rotary part of each head ({RotaryDim} of {HeadDim} dims) must be even, with a fraction in (0, 1].");
         if (Heads % KvHeads != 0)
             throw new ArgumentException($"heads ({Heads}) must be a multiple of kv-heads ({KvHeads}).");
+        if (ModelType != "llama" && KvHeads != Heads)
+            throw new ArgumentException($"{ModelType} has no grouped KV heads (kv-heads must equal heads).");
+        if (ModelType != "gpt_neox" && (!ParallelResidual || RotaryPct != 1.0))
+            throw new ArgumentException("the rotary fraction and sequential/parallel residual apply to gpt_neox only.");
+        if (!ActivationNames.Contains(ActivationName))
+            throw new ArgumentException($"activation must be one of {string.Join(", ", ActivationNames)}, got '{ActivationName}'.");
+        if (ActivationName == "solu_ln" && ModelType != "gpt2")
+            throw new ArgumentException("solu_ln (with its mlp.ln LayerNorm) is only written for gpt2.");
         return this;
     }
 
-    /// <summary>A short name that changes whenever the shape does (cache folder names).</summary>
-    public string Id => $"llama-h{Hidden}-l{Layers}-a{Heads}-kv{KvHeads}-i{Intermediate}-v{Vocab}";
+    /// <summary>A short name that changes whenever the written folder does (cache folder names).</summary>
+    public string Id => ModelType switch
+    {
+        "llama" => $"llama-h{Hidden}-l{Layers}-a{Heads}-kv{KvHeads}-i{Intermediate}-v{Vocab}",
+        "gpt2" => $"gpt2-h{Hidden}-l{Layers}-a{Heads}-i{Intermediate}-v{Vocab}-p{MaxPositions}",
+        _ => $"gpt_neox-h{Hidden}-l{Layers}-a{Heads}-i{Intermediate}-v{Vocab}-r{RotaryDim}{(ParallelResidual ? "" : "-seq")}",
+    } + (Activation is null || Activation == DefaultActivation ? "" : "-" + Activation);
 
-    /// <summary>Every tensor LlamaFamilyRecipe binds for model_type llama, in file order.</summary>
-    public IEnumerable<TensorSpec> Tensors()
+    /// <summary>Every tensor the Hugging Face class stores (save_pretrained names, tied copies dropped), in file order.</summary>
+    public IEnumerable<TensorSpec> Tensors() => ModelType switch
+    {
+        "gpt2" => Gpt2Tensors(),
+        "gpt_neox" => NeoxTensors(),
+        _ => LlamaTensors(),
+    };
+
+    private IEnumerable<TensorSpec> LlamaTensors()
     {
         long d = Hidden, q = (long)Heads * HeadDim, kv = (long)KvHeads * HeadDim, inter = Intermediate;
         yield return new("model.embed_tokens.weight", [Vocab, d], TensorRole.Embedding);
@@ -70,16 +142,69 @@ public sealed record ModelSpec
             yield return new(p + "mlp.down_proj.weight", [d, inter], TensorRole.Matrix);
         }
         yield return new("model.norm.weight", [d], TensorRole.Norm);
-        yield return new("lm_head.weight", [Vocab, d], TensorRole.Matrix);
+        yield return new("lm_head.weight", [Vocab, d], TensorRole.Head);
     }
+
+    /// <summary>GPT2LMHeadModel: Conv1D weights [in, out], c_attn columns q | k | v; lm_head is tied to wte and not stored.</summary>
+    private IEnumerable<TensorSpec> Gpt2Tensors()
+    {
+        long d = Hidden, inter = Intermediate;
+        yield return new("transformer.wte.weight", [Vocab, d], TensorRole.Embedding);
+        yield return new("transformer.wpe.weight", [MaxPositions, d], TensorRole.Embedding);
+        for (int l = 0; l < Layers; l++)
+        {
+            string p = $"transformer.h.{l}.";
+            foreach (var t in LayerNorm(p + "ln_1", d)) yield return t;
+            foreach (var t in Conv1D(p + "attn.c_attn", d, 3 * d)) yield return t;
+            foreach (var t in Conv1D(p + "attn.c_proj", d, d)) yield return t;
+            foreach (var t in LayerNorm(p + "ln_2", d)) yield return t;
+            foreach (var t in Conv1D(p + "mlp.c_fc", d, inter)) yield return t;
+            if (ActivationName == "solu_ln")
+                foreach (var t in LayerNorm(p + "mlp.ln", inter)) yield return t;
+            foreach (var t in Conv1D(p + "mlp.c_proj", inter, d)) yield return t;
+        }
+        foreach (var t in LayerNorm("transformer.ln_f", d)) yield return t;
+    }
+
+    /// <summary>GPTNeoXForCausalLM: nn.Linear [out, in]; query_key_value rows interleaved per head ([head][q|k|v][head_dim]).</summary>
+    private IEnumerable<TensorSpec> NeoxTensors()
+    {
+        long d = Hidden, inter = Intermediate;
+        yield return new("gpt_neox.embed_in.weight", [Vocab, d], TensorRole.Embedding);
+        for (int l = 0; l < Layers; l++)
+        {
+            string p = $"gpt_neox.layers.{l}.";
+            foreach (var t in LayerNorm(p + "input_layernorm", d)) yield return t;
+            foreach (var t in LayerNorm(p + "post_attention_layernorm", d)) yield return t;
+            foreach (var t in Linear(p + "attention.query_key_value", 3 * d, d)) yield return t;
+            foreach (var t in Linear(p + "attention.dense", d, d)) yield return t;
+            foreach (var t in Linear(p + "mlp.dense_h_to_4h", inter, d)) yield return t;
+            foreach (var t in Linear(p + "mlp.dense_4h_to_h", d, inter)) yield return t;
+        }
+        foreach (var t in LayerNorm("gpt_neox.final_layer_norm", d)) yield return t;
+        yield return new("embed_out.weight", [Vocab, d], TensorRole.Head);
+    }
+
+    private static TensorSpec[] LayerNorm(string prefix, long width) =>
+        [new(prefix + ".weight", [width], TensorRole.Norm), new(prefix + ".bias", [width], TensorRole.Bias)];
+
+    private static TensorSpec[] Conv1D(string prefix, long inFeatures, long outFeatures) =>
+        [new(prefix + ".weight", [inFeatures, outFeatures], TensorRole.Matrix, Conv1D: true), new(prefix + ".bias", [outFeatures], TensorRole.Bias)];
+
+    private static TensorSpec[] Linear(string prefix, long outFeatures, long inFeatures) =>
+        [new(prefix + ".weight", [outFeatures, inFeatures], TensorRole.Matrix), new(prefix + ".bias", [outFeatures], TensorRole.Bias)];
 
     public long ParameterCount => Tensors().Sum(t => t.Elements);
 
     /// <summary>Weights of the linear layers of all blocks (what every token multiplies through).</summary>
-    public long BlockMatrixParameters => Tensors().Where(t => t.Role == TensorRole.Matrix && t.Name != "lm_head.weight").Sum(t => t.Elements);
+    public long BlockMatrixParameters => Tensors().Where(t => t.Role == TensorRole.Matrix).Sum(t => t.Elements);
 
+    /// <summary>The LM head's weights, tied (the embedding matrix, stored once) or not.</summary>
     public long HeadParameters => (long)Vocab * Hidden;
 
-    /// <summary>Bytes of weights one decode step streams from memory: every matrix including lm_head (embedding rows are negligible).</summary>
+    /// <summary>
+    /// Bytes of weights one decode step streams from memory: every block matrix plus the head, counted once even when
+    /// it is tied to the embedding (embedding rows, norms and biases are negligible and left out).
+    /// </summary>
     public long DecodeWeightBytes(DType dtype) => (BlockMatrixParameters + HeadParameters) * dtype.SizeOf();
 }

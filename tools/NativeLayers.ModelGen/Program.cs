@@ -5,17 +5,25 @@ using NativeLayers.ModelGen;
 using NativeLayers.Runtime;
 
 const string Usage = """
-    nl-modelgen: writes a random-weight Hugging Face llama folder (config.json, generation_config.json, model.safetensors).
+    nl-modelgen: writes a random-weight Hugging Face model folder (config.json, generation_config.json, model.safetensors)
+    in the llama, gpt2 (GPT2LMHeadModel) or gpt_neox (GPTNeoXForCausalLM) layout.
 
-    usage: nl-modelgen --out DIR [--preset tiny|llama-768|llama-1b] [--dtype f32|bf16|f16] [--seed S]
+    usage: nl-modelgen --out DIR [--preset NAME] [--dtype f32|bf16|f16] [--seed S]
                        [--hidden N] [--layers N] [--heads N] [--kv-heads N] [--intermediate N] [--vocab N]
-                       [--max-positions N] [--verify]
+                       [--max-positions N] [--activation NAME] [--rotary-pct F] [--sequential] [--verify]
 
-      --preset   base shape (default tiny); the dimension options override it
-      --dtype    weight dtype (default f32); norm weights use it too
-      --seed     random seed (default 0); the same seed and shape give the same file
-      --kv-heads defaults to --heads when --heads is given (else the preset's)
-      --verify   load the folder with the runtime and run one forward pass afterwards
+      --preset       base shape (default tiny); the dimension options override it. Presets:
+                       llama:    tiny, llama-768, llama-1b
+                       gpt2:     gpt2-tiny, gpt2-small (GPT-2 124M shape, tied head)
+                       gpt_neox: neox-tiny, pythia-160m (Pythia-160M shape, untied embed_out)
+      --dtype        weight dtype (default f32); norm weights and biases use it too
+      --seed         random seed (default 0); the same seed and shape give the same file
+      --kv-heads     llama only; defaults to --heads when --heads is given (else the preset's)
+      --activation   config.json activation (default silu / gelu_new / gelu); solu_ln (gpt2 only) also writes
+                     the per-layer mlp.ln LayerNorm of width n_inner
+      --rotary-pct   gpt_neox: fraction of each head that is rotated (default 0.25)
+      --sequential   gpt_neox: use_parallel_residual false (x += attn(ln1(x)); x += mlp(ln2(x)))
+      --verify       load the folder with the runtime and run one forward pass afterwards
     """;
 
 try
@@ -37,6 +45,9 @@ try
         Intermediate = IntOption(options, "intermediate") ?? spec.Intermediate,
         Vocab = IntOption(options, "vocab") ?? spec.Vocab,
         MaxPositions = IntOption(options, "max-positions") ?? spec.MaxPositions,
+        Activation = options.GetValueOrDefault("activation") ?? spec.Activation,
+        RotaryPct = options.TryGetValue("rotary-pct", out var pct) ? double.Parse(pct!, CultureInfo.InvariantCulture) : spec.RotaryPct,
+        ParallelResidual = !options.ContainsKey("sequential") && spec.ParallelResidual,
     };
     DType dtype = (options.GetValueOrDefault("dtype") ?? "f32").ToLowerInvariant() switch
     {
@@ -81,7 +92,7 @@ static void Verify(string directory, ModelSpec spec)
 
 static Dictionary<string, string?> ParseArgs(string[] args)
 {
-    var flags = new HashSet<string> { "verify", "help" };
+    var flags = new HashSet<string> { "verify", "help", "sequential" };
     var result = new Dictionary<string, string?>();
     for (int i = 0; i < args.Length; i++)
     {
@@ -93,7 +104,7 @@ static Dictionary<string, string?> ParseArgs(string[] args)
         else if (i + 1 < args.Length) result[name] = args[++i];
         else throw new ArgumentException($"{arg} needs a value.");
     }
-    string[] known = ["out", "preset", "dtype", "seed", "hidden", "layers", "heads", "kv-heads", "intermediate", "vocab", "max-positions", .. flags];
+    string[] known = ["out", "preset", "dtype", "seed", "hidden", "layers", "heads", "kv-heads", "intermediate", "vocab", "max-positions", "activation", "rotary-pct", .. flags];
     foreach (var name in result.Keys)
         if (!known.Contains(name)) throw new ArgumentException($"unknown option --{name} (see --help).");
     return result;
