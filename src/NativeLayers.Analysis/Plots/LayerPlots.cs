@@ -1,0 +1,178 @@
+using NativeLayers.Loading;
+using ScottPlot;
+
+namespace NativeLayers.Analysis.Plots;
+
+/// <summary>
+/// Per-layer figures (curves and layer×layer heatmaps) written with ScottPlot 5. The format follows the file extension:
+/// <c>.png</c> (raster, through SkiaSharp) or <c>.svg</c>. Fonts are resolved from the machine's font files so text
+/// renders on headless Linux (the SkiaSharp native build used has no fontconfig).
+/// </summary>
+public static class LayerPlots
+{
+    private const int Width = 900, Height = 560, HeatmapSize = 760;
+
+    /// <summary>
+    /// Per-layer curves: one line (with markers) per series, x = layer numbers, titled axes and a legend.
+    /// NaN values leave a gap.
+    /// </summary>
+    public static void Curves(string path, string title, string xLabel, string yLabel,
+        IReadOnlyList<int> layers, IReadOnlyList<(string Label, double[] Values)> series)
+    {
+        ArgumentNullException.ThrowIfNull(layers);
+        ArgumentNullException.ThrowIfNull(series);
+        var format = CheckPath(path);
+        if (layers.Count == 0) throw new NativeLayersException("a curves plot needs at least one layer.");
+        if (series.Count == 0) throw new NativeLayersException("a curves plot needs at least one series.");
+
+        var plot = NewPlot(title, xLabel, yLabel);
+        double[] xs = layers.Select(l => (double)l).ToArray();
+        foreach (var (label, values) in series)
+        {
+            if (values is null || values.Length != layers.Count)
+                throw new NativeLayersException(
+                    $"series '{label}' has {values?.Length ?? 0} values for {layers.Count} layers.");
+            var scatter = plot.Add.Scatter(xs, (double[])values.Clone());
+            scatter.LegendText = label;
+            scatter.LineWidth = 2;
+            scatter.MarkerSize = 6;
+        }
+        plot.Axes.Bottom.TickGenerator = LayerTicks(layers.Select(l => ((double)l, l.ToString())).ToList());
+        if (series.Count > 1 || !string.IsNullOrEmpty(series[0].Label))
+        {
+            plot.ShowLegend(Edge.Right); // outside the data area, so it never hides a curve
+            plot.Legend.FontName = plot.Axes.Title.Label.FontName;
+        }
+        Save(plot, path, format, Width, Height);
+    }
+
+    /// <summary>
+    /// Heatmap of <paramref name="values"/>[row, col] (row 0 at the top), with a color bar and the given tick labels
+    /// on both axes (one label per column on x, per row on y).
+    /// </summary>
+    public static void Heatmap(string path, string title, string xLabel, string yLabel,
+        double[,] values, IReadOnlyList<string> xTicks, IReadOnlyList<string> yTicks)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        ArgumentNullException.ThrowIfNull(xTicks);
+        ArgumentNullException.ThrowIfNull(yTicks);
+        var format = CheckPath(path);
+        int rows = values.GetLength(0), cols = values.GetLength(1);
+        if (rows == 0 || cols == 0) throw new NativeLayersException("a heatmap needs at least one row and one column.");
+        if (xTicks.Count != cols || yTicks.Count != rows)
+            throw new NativeLayersException(
+                $"a {rows}×{cols} heatmap needs {cols} x tick labels and {rows} y tick labels, got {xTicks.Count} and {yTicks.Count}.");
+
+        var plot = NewPlot(title, xLabel, yLabel);
+        var heatmap = plot.Add.Heatmap((double[,])values.Clone());
+        heatmap.Colormap = new ScottPlot.Colormaps.Viridis();
+        // ScottPlot's default geometry: unit cells, cell (r, c) centred on (c, rows − 1 − r), so row 0 is at the top.
+        var bar = plot.Add.ColorBar(heatmap);
+        bar.Axis.TickLabelStyle.FontName = plot.Axes.Title.Label.FontName;
+
+        plot.Axes.Bottom.TickGenerator = LayerTicks(Enumerable.Range(0, cols).Select(c => ((double)c, xTicks[c])).ToList());
+        plot.Axes.Left.TickGenerator = LayerTicks(Enumerable.Range(0, rows).Select(r => ((double)(rows - 1 - r), yTicks[r])).ToList());
+        plot.Axes.SetLimits(-0.5, cols - 0.5, -0.5, rows - 0.5);
+        plot.Axes.Margins(0, 0);
+        Save(plot, path, format, HeatmapSize + 120, HeatmapSize);
+    }
+
+    private enum Format { Png, Svg }
+
+    private static Format CheckPath(string path)
+    {
+        if (string.IsNullOrWhiteSpace(path)) throw new NativeLayersException("a plot needs an output path.");
+        string ext = Path.GetExtension(path).ToLowerInvariant();
+        Format format = ext switch
+        {
+            ".png" => Format.Png,
+            ".svg" => Format.Svg,
+            _ => throw new NativeLayersException($"plot '{path}': the extension must be .png or .svg, not '{ext}'."),
+        };
+        string? dir = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (dir is not null && !Directory.Exists(dir))
+            throw new NativeLayersException($"plot '{path}': the folder '{dir}' does not exist.");
+        if (Directory.Exists(path)) throw new NativeLayersException($"plot '{path}' is a folder.");
+        return format;
+    }
+
+    private static Plot NewPlot(string title, string xLabel, string yLabel)
+    {
+        string font = Fonts.Name;
+        var plot = new Plot();
+        plot.Title(title ?? "");
+        plot.XLabel(xLabel ?? "");
+        plot.YLabel(yLabel ?? "");
+        plot.Axes.Title.Label.FontName = font;
+        foreach (var axis in plot.Axes.GetAxes())
+        {
+            axis.Label.FontName = font;
+            axis.TickLabelStyle.FontName = font;
+        }
+        return plot;
+    }
+
+    /// <summary>Explicit ticks at the given positions, thinned to at most ~24 labels so long models stay readable.</summary>
+    private static ScottPlot.TickGenerators.NumericManual LayerTicks(IReadOnlyList<(double Position, string Label)> ticks)
+    {
+        int step = Math.Max(1, (int)Math.Ceiling(ticks.Count / 24.0));
+        var gen = new ScottPlot.TickGenerators.NumericManual();
+        for (int i = 0; i < ticks.Count; i++)
+            if (i % step == 0 || i == ticks.Count - 1) gen.AddMajor(ticks[i].Position, ticks[i].Label);
+        return gen;
+    }
+
+    private static void Save(Plot plot, string path, Format format, int width, int height)
+    {
+        try
+        {
+            if (format == Format.Png) plot.SavePng(path, width, height);
+            else plot.SaveSvg(path, width, height);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            throw new NativeLayersException($"cannot write plot '{path}': {e.Message}");
+        }
+        if (!File.Exists(path) || new FileInfo(path).Length == 0)
+            throw new NativeLayersException($"cannot write plot '{path}': nothing was written.");
+    }
+
+    /// <summary>
+    /// The font used for all text. The NoDependencies SkiaSharp build cannot query fontconfig, so a TTF file from the
+    /// usual system folders is registered with ScottPlot by name (DejaVu Sans / Liberation Sans / Noto Sans first).
+    /// </summary>
+    private static class Fonts
+    {
+        public static readonly string Name = Resolve();
+
+        private static string Resolve()
+        {
+            string[] preferred = ["DejaVuSans.ttf", "LiberationSans-Regular.ttf", "NotoSans-Regular.ttf", "Arial.ttf", "arial.ttf"];
+            string[] roots = ["/usr/share/fonts", "/usr/local/share/fonts",
+                Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".fonts"),
+                "/System/Library/Fonts", "/Library/Fonts", @"C:\Windows\Fonts"];
+            var found = new List<string>();
+            foreach (string root in roots)
+            {
+                if (!Directory.Exists(root)) continue;
+                try { found.AddRange(Directory.EnumerateFiles(root, "*.ttf", SearchOption.AllDirectories)); }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+            }
+            string? file = preferred.Select(p => found.FirstOrDefault(f => Path.GetFileName(f) == p)).FirstOrDefault(f => f is not null)
+                ?? found.FirstOrDefault();
+            if (file is null) return ScottPlot.Fonts.Default; // no font files: SVG still works, PNG text may not render
+            const string name = "NativeLayersPlotFont";
+            try
+            {
+                ScottPlot.Fonts.AddFontFile(name, file, bold: false, italic: false);
+                // Titles and axis labels are bold: register a bold face too (the regular one where none is found).
+                string boldName = Path.GetFileNameWithoutExtension(file) + "-Bold.ttf";
+                string bold = found.FirstOrDefault(f => Path.GetFileName(f) == boldName)
+                    ?? found.FirstOrDefault(f => Path.GetFileName(f) == boldName.Replace("-Regular-Bold", "-Bold")) ?? file;
+                ScottPlot.Fonts.AddFontFile(name, bold, bold: true, italic: false);
+            }
+            catch (Exception) { return ScottPlot.Fonts.Default; }
+            return name;
+        }
+    }
+}
