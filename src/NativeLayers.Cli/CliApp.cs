@@ -22,6 +22,8 @@ public static class CliApp
         root.Subcommands.Add(CaptureCommand.Build());
         root.Subcommands.Add(VectorCommand.Build());
         root.Subcommands.Add(SteerCommand.Build());
+        root.Subcommands.Add(VerifyCommand.Build());
+        root.Subcommands.Add(MetricsCommand.Build());
         return root;
     }
 

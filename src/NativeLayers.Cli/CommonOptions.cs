@@ -19,10 +19,16 @@ public static class CommonOptions
         DefaultValueFactory = _ => 0,
     };
 
-    public static Transformer LoadModel(string directory, int threads)
+    public static Option<string> Device() => new("--device")
+    {
+        Description = "auto (CUDA when a GPU is present), cuda, cpu, or ilgpu-cpu (the GPU kernels on ILGPU's CPU emulator; slow, for checking).",
+        DefaultValueFactory = _ => "auto",
+    };
+
+    public static Transformer LoadModel(string directory, int threads, string device = "cpu")
     {
         if (threads < 0) throw new NativeLayersException($"--threads must be ≥ 0, got {threads}.");
-        return Transformer.Load(directory, new RuntimeOptions { Threads = threads });
+        return Transformer.Load(directory, new RuntimeOptions { Threads = threads, Device = Runtime.Device.ComputeDevices.Parse(device) });
     }
 
     /// <summary>Parses "1,2,3" into non-negative integers (token ids, token types).</summary>

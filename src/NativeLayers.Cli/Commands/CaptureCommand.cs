@@ -13,6 +13,7 @@ public static class CaptureCommand
     {
         var model = CommonOptions.Model();
         var threads = CommonOptions.Threads();
+        var device = CommonOptions.Device();
         var input = new Option<string>("--input", "-i") { Description = "Prompts: JSONL ({\"text\": ...} per line) or plain text, one prompt a line.", Required = true };
         var points = new Option<string>("--points") { Description = "Hook points: resid_post, resid_pre, attn_out, mlp_out, resid_mid, embed, final_normalized, or full names (blocks.3.hook_resid_post).", DefaultValueFactory = _ => "resid_post" };
         var layers = new Option<string>("--layers") { Description = "Blocks: all, or a list of layers and ranges (0-3,7,-1).", DefaultValueFactory = _ => "all" };
@@ -25,10 +26,10 @@ public static class CaptureCommand
         var maxTokens = new Option<int>("--max-tokens") { Description = "Truncate each prompt to this many tokens (0 = no limit).", DefaultValueFactory = _ => 0 };
 
         var command = new Command("capture", "Capture hook-point activations of a prompt set to safetensors shards (resumable, bounded memory).")
-            { model, threads, input, points, layers, positions, reduce, output, batch, shardSize, dtype, maxTokens };
+            { model, threads, device, input, points, layers, positions, reduce, output, batch, shardSize, dtype, maxTokens };
         command.SetAction(parse =>
         {
-            using var m = CommonOptions.LoadModel(parse.GetValue(model)!, parse.GetValue(threads));
+            using var m = CommonOptions.LoadModel(parse.GetValue(model)!, parse.GetValue(threads), parse.GetValue(device)!);
             var plan = new CapturePlan
             {
                 Hooks = CapturePlan.ParseHooks(parse.GetValue(points)!, parse.GetValue(layers)!, m.Layers),

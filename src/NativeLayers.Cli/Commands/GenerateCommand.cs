@@ -13,6 +13,7 @@ public static class GenerateCommand
     {
         var model = CommonOptions.Model();
         var threads = CommonOptions.Threads();
+        var device = CommonOptions.Device();
         var prompt = new Option<string?>("--prompt", "-p") { Description = "Prompt text (encoded with the model's tokenizer)." };
         var ids = new Option<string?>("--ids") { Description = "Prompt as comma-separated token ids (for models without a tokenizer)." };
         var promptFile = new Option<string?>("--prompts") { Description = "Several prompts (JSONL or one a line), generated together in one batch." };
@@ -25,11 +26,11 @@ public static class GenerateCommand
         var showLayers = new Option<bool>("--show-layers") { Description = "Also show the residual-stream norm at every layer for the prompt's last token." };
 
         var command = new Command("generate", "Continue a prompt (greedy or sampled) and print the text.")
-            { model, threads, prompt, ids, promptFile, maxTokens, temperature, topK, topP, seed, steer, showLayers };
+            { model, threads, device, prompt, ids, promptFile, maxTokens, temperature, topK, topP, seed, steer, showLayers };
         command.SetAction(parse =>
         {
             var output = parse.InvocationConfiguration.Output;
-            using var m = CommonOptions.LoadModel(parse.GetValue(model)!, parse.GetValue(threads));
+            using var m = CommonOptions.LoadModel(parse.GetValue(model)!, parse.GetValue(threads), parse.GetValue(device)!);
             var options = new GenerationOptions
             {
                 MaxNewTokens = parse.GetValue(maxTokens),

@@ -11,6 +11,7 @@ public static class HiddenCommand
     {
         var model = CommonOptions.Model();
         var threads = CommonOptions.Threads();
+        var device = CommonOptions.Device();
         var prompt = new Option<string?>("--prompt", "-p") { Description = "Prompt text (encoded with the model's tokenizer)." };
         var ids = new Option<string?>("--ids") { Description = "Prompt as comma-separated token ids." };
         var output = new Option<string>("--out", "-o") { Description = "Output .safetensors file.", Required = true };
@@ -18,10 +19,10 @@ public static class HiddenCommand
         var tokenTypes = new Option<string?>("--token-types") { Description = "Token types (segments) per token, comma-separated (BERT)." };
         var command = new Command("hidden",
             "Write resid.{i} for every slot i = 0..L (F32 [tokens, d_model]; resid.L is the raw residual before the final norm) and logits (F32 [tokens, vocab]; BERT: pooler_output).")
-            { model, threads, prompt, ids, output, tokenTypes, steer };
+            { model, threads, device, prompt, ids, output, tokenTypes, steer };
         command.SetAction(parse =>
         {
-            using var m = CommonOptions.LoadModel(parse.GetValue(model)!, parse.GetValue(threads));
+            using var m = CommonOptions.LoadModel(parse.GetValue(model)!, parse.GetValue(threads), parse.GetValue(device)!);
             int[] tokens = CommonOptions.PromptIds(m, parse.GetValue(prompt), parse.GetValue(ids));
             int[][]? types = parse.GetValue(tokenTypes) is { } text ? [CommonOptions.ParseIds(text, "--token-types")] : null;
             var result = m.Forward([tokens], new ForwardOptions { Logits = m.DefaultLogits, TokenTypes = types, Steering = SteerOption.Parse(parse.GetValue(steer), m) });

@@ -18,6 +18,7 @@ public static class SteerCommand
     {
         var model = CommonOptions.Model();
         var threads = CommonOptions.Threads();
+        var device = CommonOptions.Device();
         var vector = new Option<string>("--vector") { Description = "Vector file (.safetensors with layer.{l}, or .gguf control vector).", Required = true };
         var layers = new Option<string>("--layers") { Description = "Blocks to steer: one layer, a range A-B or a list; each uses its own layer.{l} vector.", Required = true };
         var coefficients = new Option<string>("--coefficients") { Description = "Comma-separated coefficients.", DefaultValueFactory = _ => "-8,-4,-2,0,2,4,8" };
@@ -26,10 +27,10 @@ public static class SteerCommand
         var maxTokens = new Option<int>("--max-tokens", "-n") { Description = "Tokens to generate per coefficient (greedy).", DefaultValueFactory = _ => 32 };
 
         var sweep = new Command("sweep", "For each coefficient: a greedy generation, and KL(base ‖ steered) and entropy of the next-token distribution after the prompt.")
-            { model, threads, vector, layers, coefficients, prompt, prompts, maxTokens };
+            { model, threads, device, vector, layers, coefficients, prompt, prompts, maxTokens };
         sweep.SetAction(parse =>
         {
-            using var m = CommonOptions.LoadModel(parse.GetValue(model)!, parse.GetValue(threads));
+            using var m = CommonOptions.LoadModel(parse.GetValue(model)!, parse.GetValue(threads), parse.GetValue(device)!);
             if (!m.HasTokenizer) throw new NativeLayersException($"{m.Folder.Directory} has no tokenizer; steer sweep needs text prompts.");
             var texts = (parse.GetValue(prompt), parse.GetValue(prompts)) switch
             {

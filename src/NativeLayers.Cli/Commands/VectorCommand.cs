@@ -14,6 +14,7 @@ public static class VectorCommand
     {
         var model = CommonOptions.Model();
         var threads = CommonOptions.Threads();
+        var device = CommonOptions.Device();
         var pairs = new Option<string>("--pairs") { Description = "JSONL with one {\"positive\": ..., \"negative\": ...} object a line.", Required = true };
         var method = new Option<string>("--method") { Description = "mean (MeanDiff), mean-unit, pca (centred PCA of paired differences, repeng's pca_diff), pca-uncentered, repe, reading.", DefaultValueFactory = _ => "mean" };
         var layers = new Option<string>("--layers") { Description = "Blocks to extract for: all, or a list of layers and ranges (0-3,-1).", DefaultValueFactory = _ => "all" };
@@ -22,10 +23,10 @@ public static class VectorCommand
         var output = new Option<string>("--out", "-o") { Description = "Output file: .safetensors (layer.{l} tensors) or .gguf (llama.cpp control vector).", Required = true };
 
         var extract = new Command("extract", "Extract a steering vector per layer from contrastive prompt pairs.")
-            { model, threads, pairs, method, layers, position, holdout, output };
+            { model, threads, device, pairs, method, layers, position, holdout, output };
         extract.SetAction(parse =>
         {
-            using var m = CommonOptions.LoadModel(parse.GetValue(model)!, parse.GetValue(threads));
+            using var m = CommonOptions.LoadModel(parse.GetValue(model)!, parse.GetValue(threads), parse.GetValue(device)!);
             var options = new ContrastiveExtractionOptions
             {
                 Method = ParseMethod(parse.GetValue(method)!),

@@ -29,7 +29,7 @@ public sealed class Generator(Transformer model)
         if (options.PromptSteering is { } p && p.Count != prompts.Count)
             throw new NativeLayersException($"{p.Count} steering plans for {prompts.Count} prompts; give one (or null) per prompt.");
         var plans = prompts.Select((_, i) => options.PromptSteering?[i] ?? options.Steering).ToArray();
-        ForwardOptions Step(IEnumerable<int> indices) => new() { Logits = LogitsMode.LastPerSequence, SequenceSteering = indices.Select(i => plans[i]).ToArray() };
+        ForwardOptions Step(IEnumerable<int> indices) => new() { Logits = LogitsMode.LastPerSequence, SequenceSteering = indices.Select(i => plans[i]).ToArray(), HostSlots = [] };
 
         var active = Enumerable.Range(0, prompts.Count).ToList();
         var result = model.Forward(sequences, prompts, Step(active));
