@@ -24,6 +24,10 @@ public static class CliApp
         root.Subcommands.Add(SteerCommand.Build());
         root.Subcommands.Add(VerifyCommand.Build());
         root.Subcommands.Add(MetricsCommand.Build());
+        root.Subcommands.Add(CompareCommand.Build());
+        root.Subcommands.Add(StitchCommand.Build());
+        root.Subcommands.Add(ProbeCommand.Build());
+        root.Subcommands.Add(LensCommand.Build());
         return root;
     }
 
