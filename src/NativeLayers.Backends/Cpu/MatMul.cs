@@ -19,7 +19,7 @@ namespace NativeLayers.Backends.Cpu;
 public static unsafe class MatMul
 {
     /// <summary>Below this many input rows the weight stream dominates and the mat-vec path wins.</summary>
-    internal const int GemmMinRows = 4;
+    internal const int GemmMinRows = 16;
     private const int MicroRows = 6;
     private const int PrefetchBytes = 1024;
 
@@ -81,11 +81,58 @@ public static unsafe class MatMul
         where TOps : struct, ISimdOps<TV> where TV : struct where TW : struct, IWeightKind
     {
         int first = part * job.Chunk, end = Math.Min(job.W.Rows, first + job.Chunk), k = job.W.Cols;
-        for (int o = first; o < end; o++)
+        if (job.Rows == 1)
         {
-            byte* row = job.W.RowPointer(o);
-            for (int t = 0; t < job.Rows; t++)
-                Finish(job, t, o, RowDot<TOps, TV, TW>(job.X + (long)t * job.XStride, row, k, prefetch: t == 0));
+            for (int o = first; o < end; o++) Finish(job, 0, o, RowDot<TOps, TV, TW>(job.X, job.W.RowPointer(o), k, prefetch: true));
+            return;
+        }
+        // Small batches: each weight vector is loaded (and widened) once for 2 output rows × 4 tokens.
+        float* sums = stackalloc float[8];
+        for (int o = first; o < end; o += 2)
+        {
+            byte* w0 = job.W.RowPointer(o), w1 = o + 1 < end ? job.W.RowPointer(o + 1) : w0;
+            for (int t = 0; t < job.Rows; t += 4)
+            {
+                int valid = Math.Min(4, job.Rows - t);
+                float* x0 = job.X + (long)t * job.XStride;
+                Dot2x4<TOps, TV, TW>(x0, job.XStride, valid, w0, w1, k, sums, prefetch: t == 0);
+                for (int r = 0; r < valid; r++)
+                {
+                    Finish(job, t + r, o, sums[r]);
+                    if (o + 1 < end) Finish(job, t + r, o + 1, sums[4 + r]);
+                }
+            }
+        }
+    }
+
+    /// <summary>sums[r] = x_r · w0, sums[4 + r] = x_r · w1 for 4 rows of x (rows past <paramref name="valid"/> repeat the last).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Dot2x4<TOps, TV, TW>(float* x, long stride, int valid, byte* w0, byte* w1, int k, float* sums, bool prefetch)
+        where TOps : struct, ISimdOps<TV> where TV : struct where TW : struct, IWeightKind
+    {
+        float* x0 = x, x1 = x + Math.Min(1, valid - 1) * stride, x2 = x + Math.Min(2, valid - 1) * stride, x3 = x + Math.Min(3, valid - 1) * stride;
+        int lanes = TOps.Lanes, i = 0;
+        TV a0 = TOps.Zero, a1 = TOps.Zero, a2 = TOps.Zero, a3 = TOps.Zero, b0 = TOps.Zero, b1 = TOps.Zero, b2 = TOps.Zero, b3 = TOps.Zero;
+        for (; i + lanes <= k; i += lanes)
+        {
+            if (prefetch && Sse.IsSupported && (i * TW.ElementSize & 63) == 0)
+            {
+                Sse.Prefetch0(w0 + (long)i * TW.ElementSize + PrefetchBytes);
+                Sse.Prefetch0(w1 + (long)i * TW.ElementSize + PrefetchBytes);
+            }
+            TV p = TW.Load<TOps, TV>(w0, i), q = TW.Load<TOps, TV>(w1, i);
+            TV v = TOps.Load(x0 + i); a0 = TOps.Fma(v, p, a0); b0 = TOps.Fma(v, q, b0);
+            v = TOps.Load(x1 + i); a1 = TOps.Fma(v, p, a1); b1 = TOps.Fma(v, q, b1);
+            v = TOps.Load(x2 + i); a2 = TOps.Fma(v, p, a2); b2 = TOps.Fma(v, q, b2);
+            v = TOps.Load(x3 + i); a3 = TOps.Fma(v, p, a3); b3 = TOps.Fma(v, q, b3);
+        }
+        sums[0] = TOps.Sum(a0); sums[1] = TOps.Sum(a1); sums[2] = TOps.Sum(a2); sums[3] = TOps.Sum(a3);
+        sums[4] = TOps.Sum(b0); sums[5] = TOps.Sum(b1); sums[6] = TOps.Sum(b2); sums[7] = TOps.Sum(b3);
+        for (; i < k; i++)
+        {
+            float p = TW.LoadScalar(w0, i), q = TW.LoadScalar(w1, i);
+            sums[0] += x0[i] * p; sums[1] += x1[i] * p; sums[2] += x2[i] * p; sums[3] += x3[i] * p;
+            sums[4] += x0[i] * q; sums[5] += x1[i] * q; sums[6] += x2[i] * q; sums[7] += x3[i] * q;
         }
     }
 
