@@ -18,14 +18,10 @@ public static class Activations
                 TensorPrimitives.Multiply(values, sig, values);
                 break;
             case Activation.GeluTanh:
-                for (int i = 0; i < values.Length; i++)
-                {
-                    float x = values[i];
-                    values[i] = 0.5f * x * (1f + MathF.Tanh(Sqrt2OverPi * (x + 0.044715f * x * x * x)));
-                }
+                GeluTanh(values);
                 break;
             case Activation.Gelu:
-                for (int i = 0; i < values.Length; i++) values[i] = 0.5f * values[i] * (1f + Erf(values[i] * 0.70710678118654752f));
+                GeluErf(values);
                 break;
             case Activation.Relu:
                 TensorPrimitives.Max(values, 0f, values);
@@ -40,6 +36,52 @@ public static class Activations
             default:
                 throw new NativeLayersException($"activation {activation} is not implemented.");
         }
+    }
+
+    /// <summary>0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), vectorised.</summary>
+    private static void GeluTanh(Span<float> values)
+    {
+        Span<float> inner = values.Length <= 4096 ? stackalloc float[values.Length] : new float[values.Length];
+        TensorPrimitives.Multiply(values, values, inner);                  // x²
+        TensorPrimitives.Multiply(inner, 0.044715f, inner);
+        TensorPrimitives.Add(inner, 1f, inner);                              // 1 + 0.044715x²
+        TensorPrimitives.Multiply(inner, values, inner);                    // x + 0.044715x³
+        TensorPrimitives.Multiply(inner, Sqrt2OverPi, inner);
+        TensorPrimitives.Tanh(inner, inner);
+        TensorPrimitives.Add(inner, 1f, inner);
+        TensorPrimitives.Multiply(values, inner, values);
+        TensorPrimitives.Multiply(values, 0.5f, values);
+    }
+
+    // Abramowitz & Stegun 7.1.26: erf(z) = 1 − t·(a1 + t(a2 + t(a3 + t(a4 + t·a5))))·exp(−z²), t = 1/(1 + p·z), z ≥ 0; |error| ≤ 1.5e-7.
+    private const float ErfP = 0.3275911f, ErfA1 = 0.254829592f, ErfA2 = -0.284496736f, ErfA3 = 1.421413741f, ErfA4 = -1.453152027f, ErfA5 = 1.061405429f;
+
+    /// <summary>Exact GELU 0.5·x·(1 + erf(x/√2)), vectorised with the erf approximation above.</summary>
+    private static void GeluErf(Span<float> values)
+    {
+        int n = values.Length;
+        Span<float> scratch = n <= 1024 ? stackalloc float[3 * n] : new float[3 * n];
+        Span<float> z = scratch[..n], t = scratch[n..(2 * n)], p = scratch[(2 * n)..];
+        TensorPrimitives.Abs(values, z);
+        TensorPrimitives.Multiply(z, 0.70710678118654752f, z);              // z = |x|/√2
+        TensorPrimitives.Multiply(z, ErfP, t);
+        TensorPrimitives.Add(t, 1f, t);
+        TensorPrimitives.Reciprocal(t, t);                                   // t = 1/(1 + p·z)
+        TensorPrimitives.Multiply(z, z, z);
+        TensorPrimitives.Negate(z, z);
+        TensorPrimitives.Exp(z, z);                                          // exp(−z²)
+        TensorPrimitives.Multiply(t, ErfA5, p);                              // Horner: a4 + t·a5, ...
+        TensorPrimitives.Add(p, ErfA4, p);
+        TensorPrimitives.MultiplyAdd(p, t, ErfA3, p);
+        TensorPrimitives.MultiplyAdd(p, t, ErfA2, p);
+        TensorPrimitives.MultiplyAdd(p, t, ErfA1, p);
+        TensorPrimitives.Multiply(p, t, p);
+        TensorPrimitives.Multiply(p, z, p);                                  // 1 − erf(|x|/√2)
+        TensorPrimitives.Subtract(1f, p, p);                                 // erf(|x|/√2)
+        TensorPrimitives.CopySign(p, values, p);                             // erf(x/√2)
+        TensorPrimitives.Add(p, 1f, p);
+        TensorPrimitives.Multiply(values, p, values);
+        TensorPrimitives.Multiply(values, 0.5f, values);
     }
 
     /// <summary>out = act(gate) · up, elementwise; gate is overwritten.</summary>
