@@ -12,7 +12,7 @@ mkdir -p "$out"
 work="$(mktemp -d)"
 tar -xJf "$repo/.tools/gpu/nl-gpu.tar.xz" -C "$work"
 nl="$work/nl/nl"
-gen="$work/modelgen/nl-modelgen"
+gen="$work/nl/nl-modelgen"
 models="$work/models"
 log="$out/run.log"
 exec > >(tee "$log") 2>&1
