@@ -10,15 +10,8 @@ public sealed class MetricsRunnerTests : IClassFixture<MetricsRunnerTests.ModelF
 {
     public sealed class ModelFixture : IDisposable
     {
-        public Transformer Model { get; } = Transformer.Load(Path.Combine(SharedFolder(), "models", "stories260k"));
+        public Transformer Model { get; } = Transformer.Load(SharedModels.Stories260k);
         public void Dispose() => Model.Dispose();
-    }
-
-    private static string SharedFolder()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "NativeLayers.sln"))) return Path.GetFullPath(Path.Combine(dir.FullName, "..", "shared"));
-        throw new InvalidOperationException("cannot find NativeLayers.sln above " + AppContext.BaseDirectory);
     }
 
     internal static readonly string[] Prompts =

@@ -11,34 +11,13 @@ public static class ProbeData
 {
     public static List<LabelledText> Read(string path)
     {
-        if (!File.Exists(path)) throw new ModelFileException(path, "probe data file not found.");
-        var items = new List<LabelledText>();
-        int lineNumber = 0;
-        foreach (var line in File.ReadLines(path))
-        {
-            lineNumber++;
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            try
-            {
-                using var doc = JsonDocument.Parse(line);
-                var root = doc.RootElement;
-                if (root.ValueKind != JsonValueKind.Object
-                    || !root.TryGetProperty("text", out var text) || text.ValueKind != JsonValueKind.String
-                    || !root.TryGetProperty("label", out var label))
-                    throw new ModelFileException(path, $"line {lineNumber}: expected {{\"text\": \"...\", \"label\": ...}}.");
-                string labelText = label.ValueKind switch
-                {
-                    JsonValueKind.String => label.GetString()!,
-                    JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False => label.GetRawText(),
-                    _ => throw new ModelFileException(path, $"line {lineNumber}: the label must be a string, number or boolean."),
-                };
-                items.Add(new LabelledText(text.GetString()!, labelText));
-            }
-            catch (JsonException e)
-            {
-                throw new ModelFileException(path, $"line {lineNumber} is not valid JSON ({e.Message}).");
-            }
-        }
+        var items = JsonLines.Read(path, "probe data", "{\"text\": \"...\", \"label\": string, number or boolean}", root =>
+            root.ValueKind == JsonValueKind.Object
+            && root.TryGetProperty("text", out var text) && text.ValueKind == JsonValueKind.String
+            && root.TryGetProperty("label", out var label)
+            && label.ValueKind is JsonValueKind.String or JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False
+                ? new LabelledText(text.GetString()!, label.ValueKind == JsonValueKind.String ? label.GetString()! : label.GetRawText())
+                : null);
         if (items.Count == 0) throw new ModelFileException(path, "no labelled examples in the file.");
         return items;
     }

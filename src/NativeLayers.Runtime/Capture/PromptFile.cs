@@ -10,33 +10,19 @@ public static class PromptFile
     {
         if (!File.Exists(path)) throw new ModelFileException(path, "prompt file not found.");
         bool jsonl = path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".json", StringComparison.OrdinalIgnoreCase);
-        var prompts = new List<string>();
-        int lineNumber = 0;
-        foreach (var line in File.ReadLines(path))
-        {
-            lineNumber++;
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            prompts.Add(jsonl ? ParseJsonLine(path, line, lineNumber) : line);
-        }
+        var prompts = jsonl
+            ? JsonLines.Read(path, "prompt", "a JSON string or an object with a \"text\" or \"prompt\" string", Parse)
+            : File.ReadLines(path).Where(line => !string.IsNullOrWhiteSpace(line)).ToList();
         if (prompts.Count == 0) throw new ModelFileException(path, "no prompts in the file.");
         return prompts;
     }
 
-    private static string ParseJsonLine(string path, string line, int lineNumber)
+    private static string? Parse(JsonElement root)
     {
-        try
-        {
-            using var doc = JsonDocument.Parse(line);
-            var root = doc.RootElement;
-            if (root.ValueKind == JsonValueKind.String) return root.GetString()!;
-            foreach (var key in new[] { "text", "prompt" })
-                if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.String)
-                    return v.GetString()!;
-            throw new ModelFileException(path, $"line {lineNumber}: expected a JSON string or an object with a \"text\" or \"prompt\" string.");
-        }
-        catch (JsonException e)
-        {
-            throw new ModelFileException(path, $"line {lineNumber} is not valid JSON ({e.Message}).");
-        }
+        if (root.ValueKind == JsonValueKind.String) return root.GetString();
+        foreach (var key in new[] { "text", "prompt" })
+            if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.String)
+                return v.GetString();
+        return null;
     }
 }
