@@ -150,6 +150,21 @@ public class SteeringAndCaptureTests
     }
 
     [Fact]
+    public void AddingToAPlanAfterUseTakesEffect()
+    {
+        using var model = Transformer.Load(SharedData.Model("stories260k"));
+        float[] first = RandomVector(model.Width, 21), second = RandomVector(model.Width, 22);
+        var plan = new SteeringPlan().AddVector(2, first, 2f);
+        model.Forward([Prompt], new ForwardOptions { Steering = plan });              // validates and caches folded biases
+        plan.AddVector(2, second, -3f).AddVector(3, second, 1f);
+        var reused = model.Forward([Prompt], new ForwardOptions { Steering = plan });
+        var fresh = model.Forward([Prompt], new ForwardOptions { Steering = new SteeringPlan().AddVector(2, first, 2f).AddVector(2, second, -3f).AddVector(3, second, 1f) });
+        SharedData.AssertClose(fresh.Logits, reused.Logits, "logits after the plan grew", 1e-6f, 1e-6f);
+        plan.AddVector(4, new float[model.Width + 1], 1f);
+        Assert.Throws<NativeLayersException>(() => model.Forward([Prompt], new ForwardOptions { Steering = plan }));
+    }
+
+    [Fact]
     public void WorkedExampleE12()
     {
         float[] v = [1, 0, 0];

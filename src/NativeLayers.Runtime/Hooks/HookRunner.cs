@@ -19,6 +19,8 @@ internal sealed unsafe class HookRunner
     private readonly SteeringPlan? _shared;
     private readonly HashSet<HookId> _capture;
     private readonly Dictionary<HookId, float[]> _captured = new();
+    /// <summary>Hooks that any sequence's plan touches: every other point is skipped with one lookup.</summary>
+    private readonly HashSet<HookId> _steered;
 
     public static HookRunner? Create(Transformer model, ResidualStream stream, IReadOnlyList<Sequence> sequences, ForwardOptions options)
     {
@@ -30,7 +32,7 @@ internal sealed unsafe class HookRunner
             for (int i = 0; i < plans.Length; i++) plans[i] = perSequence[i];
         }
         else Array.Fill(plans, options.Steering);
-        foreach (var plan in plans.Distinct()) plan?.Validate(model);
+        foreach (var plan in plans.Distinct()) plan?.EnsureValidFor(model);
         var capture = new HashSet<HookId>(options.Capture ?? []);
         foreach (var hook in capture) ValidateCapture(model, hook);
         if (plans.All(p => p == null || p.Operations.Count == 0) && capture.Count == 0) return null;
@@ -53,6 +55,7 @@ internal sealed unsafe class HookRunner
         _capture = capture;
         _promptLengths = sequences.Select(s => s.PromptLength ?? 0).ToArray();
         _shared = plans.All(p => ReferenceEquals(p, plans[0])) ? plans[0] : null;
+        _steered = plans.Where(p => p != null).SelectMany(p => p!.Operations).Select(op => op.Hook).ToHashSet();
     }
 
     public IReadOnlyDictionary<HookId, float[]> Captured => _captured;
@@ -70,18 +73,22 @@ internal sealed unsafe class HookRunner
 
     /// <summary>True when the point's rows must exist on their own (captured, or changed row by row).</summary>
     public bool NeedsRows(HookId hook) =>
-        _capture.Contains(hook) || _plans.Any(p => p != null && p.Operations.Any(op => op.Hook == hook && !(Foldable(hook) && op is AddVector { IsPlain: true })));
+        _capture.Contains(hook) || (_steered.Contains(hook)
+            && _plans.Any(p => p != null && p.Operations.Any(op => op.Hook == hook && !(Foldable(hook) && op is AddVector { IsPlain: true }))));
 
     /// <summary>The projection's bias plus every folded addition at the given points, or null when nothing folds.</summary>
     public PinnedBuffer? FoldedBias(Linear projection, params HookId[] hooks)
     {
-        if (_shared == null) return null;
-        var folded = _shared.Operations.OfType<AddVector>().Where(a => a.IsPlain && hooks.Contains(a.Hook) && Foldable(a.Hook)).ToList();
-        if (folded.Count == 0) return null;
-        var bias = new PinnedBuffer(projection.OutFeatures, clear: true);
-        projection.Bias?.Span.CopyTo(bias.Span);
-        foreach (var add in folded) TensorPrimitives.MultiplyAdd(add.Vector, add.Coefficient, bias.Span, bias.Span);
-        return bias;
+        if (_shared == null || !hooks.Any(_steered.Contains)) return null;
+        return _shared.FoldedBias(projection, hooks[0], () =>
+        {
+            var folded = _shared.Operations.OfType<AddVector>().Where(a => a.IsPlain && hooks.Contains(a.Hook) && Foldable(a.Hook)).ToList();
+            if (folded.Count == 0) return null;
+            var bias = new PinnedBuffer(projection.OutFeatures, clear: true);
+            projection.Bias?.Span.CopyTo(bias.Span);
+            foreach (var add in folded) TensorPrimitives.MultiplyAdd(add.Vector, add.Coefficient, bias.Span, bias.Span);
+            return bias;
+        });
     }
 
     /// <summary>Applies the row-wise operations at a point to its rows (buffer [rows, width]) and captures them if asked.</summary>
@@ -91,6 +98,11 @@ internal sealed unsafe class HookRunner
     public void Apply(HookId hook, float* rows, bool includeFolded)
     {
         int width = _model.Width;
+        if (!_steered.Contains(hook))
+        {
+            if (_capture.Contains(hook) && hook.Slot < 0) _captured[hook] = new Span<float>(rows, _stream.Rows * width).ToArray();
+            return;
+        }
         for (int s = 0; s < _plans.Length; s++)
         {
             var plan = _plans[s];
@@ -142,5 +154,5 @@ internal sealed unsafe class HookRunner
     public IEnumerable<(int Row, float[] Direction)> Ablations(HookId hook) =>
         RowOperations(hook).Where(x => x.Op is ProjectOut).Select(x => (x.Row, ((ProjectOut)x.Op).Direction));
 
-    public bool HasOperations(HookId hook) => _plans.Any(p => p != null && p.Operations.Any(op => op.Hook == hook));
+    public bool HasOperations(HookId hook) => _steered.Contains(hook);
 }

@@ -24,13 +24,38 @@ public sealed record ProjectOut(HookId Hook, float[] Direction, Positions Positi
 public sealed class SteeringPlan
 {
     private readonly List<SteeringOperation> _operations = [];
+    // Per-plan caches, dropped whenever an operation is added: the model it was validated for, and folded biases.
+    private Transformer? _validatedFor;
+    private readonly Dictionary<(Models.Linear, HookId), PinnedBuffer?> _foldedBiases = new();
 
     public IReadOnlyList<SteeringOperation> Operations => _operations;
 
     public SteeringPlan Add(SteeringOperation operation)
     {
-        _operations.Add(operation);
+        lock (_foldedBiases)
+        {
+            _operations.Add(operation);
+            _validatedFor = null;
+            _foldedBiases.Clear();
+        }
         return this;
+    }
+
+    internal void EnsureValidFor(Transformer model)
+    {
+        if (ReferenceEquals(_validatedFor, model)) return;
+        Validate(model);
+        _validatedFor = model;
+    }
+
+    /// <summary>A projection's bias with this plan's folded additions, built once per (projection, point).</summary>
+    internal PinnedBuffer? FoldedBias(Models.Linear projection, HookId key, Func<PinnedBuffer?> build)
+    {
+        lock (_foldedBiases)
+        {
+            if (!_foldedBiases.TryGetValue((projection, key), out var bias)) _foldedBiases[(projection, key)] = bias = build();
+            return bias;
+        }
     }
 
     public SteeringPlan AddVector(int layer, float[] vector, float coefficient, HookPoint point = HookPoint.ResidPost, Positions? positions = null) =>
