@@ -26,6 +26,12 @@ public sealed class ForwardResult(ResidualStream residual, float[]? logits, int 
 
     public IReadOnlyDictionary<Hooks.HookId, float[]> Captured => _captured;
 
+    /// <summary>The [rows, width] array behind a hook point (the slot's own buffer for residual points; not a copy).</summary>
+    internal float[] ReadArray(Hooks.HookId hook) =>
+        hook.Slot >= 0 ? Residual.SlotBuffer(hook.Slot).Array
+        : _captured.TryGetValue(hook, out var values) ? values
+        : throw new Loading.NativeLayersException($"{hook.Name} was not captured; list it in ForwardOptions.Capture.");
+
     public ReadOnlySpan<float> LogitsRow(int row) =>
         (Logits ?? throw new InvalidOperationException("this forward call computed no logits.")).AsSpan(row * VocabSize, VocabSize);
 

@@ -20,47 +20,56 @@ public static class Capturer
         return plan.Hooks.ToDictionary(h => h, h => Select(result, h, plan, model.Width));
     }
 
-    /// <summary>Keeps the planned positions of every sequence and reduces them.</summary>
+    /// <summary>
+    /// Keeps the planned positions of every sequence and reduces them. Every token of every sequence (the common case)
+    /// hands back the forward pass's own buffer, with no copy.
+    /// </summary>
     public static CapturedTensor Select(ForwardResult result, HookId hook, CapturePlan plan, int width)
     {
-        var values = result.Read(hook);
+        var values = result.ReadArray(hook);
         var sequences = result.Residual.Sequences;
-        var rows = new List<float[]>();
-        var perSequence = new int[sequences.Count];
+        if (plan.Positions == CapturePositions.All && plan.Reduction == Reduction.None)
+            return new CapturedTensor(hook, values, result.Residual.Rows, width, sequences.Select(s => s.Count).ToArray());
+
+        var kept = new int[sequences.Count][];
         for (int s = 0; s < sequences.Count; s++)
         {
             var seq = sequences[s];
-            var kept = Enumerable.Range(0, seq.Count).Where(t => plan.Positions switch
+            kept[s] = plan.Positions switch
             {
-                CapturePositions.Last => t == seq.Count - 1,
-                CapturePositions.Mask => plan.Mask![s][t],
-                _ => true,
-            }).ToArray();
-            if (kept.Length == 0) continue;
+                CapturePositions.Last => seq.Count > 0 ? [seq.Count - 1] : [],
+                CapturePositions.Mask => Enumerable.Range(0, seq.Count).Where(t => plan.Mask![s][t]).ToArray(),
+                _ => Enumerable.Range(0, seq.Count).ToArray(),
+            };
+        }
+        var perSequence = kept.Select(k => k.Length == 0 ? 0 : plan.Reduction == Reduction.None ? k.Length : 1).ToArray();
+        var data = new float[perSequence.Sum() * width];
+        int row = 0;
+        for (int s = 0; s < sequences.Count; s++)
+        {
+            if (kept[s].Length == 0) continue;
+            int first = sequences[s].FirstRow;
+            var target = data.AsSpan(row * width, width);
             switch (plan.Reduction)
             {
                 case Reduction.None:
-                    foreach (int t in kept) rows.Add(values.Slice((seq.FirstRow + t) * width, width).ToArray());
-                    perSequence[s] = kept.Length;
-                    break;
+                    foreach (int t in kept[s]) values.AsSpan((first + t) * width, width).CopyTo(data.AsSpan(row++ * width, width));
+                    continue;
                 case Reduction.Last:
-                    rows.Add(values.Slice((seq.FirstRow + kept[^1]) * width, width).ToArray());
-                    perSequence[s] = 1;
+                    values.AsSpan((first + kept[s][^1]) * width, width).CopyTo(target);
                     break;
                 case Reduction.Mean:
                     var mean = new double[width];
-                    foreach (int t in kept)
+                    foreach (int t in kept[s])
                     {
-                        var row = values.Slice((seq.FirstRow + t) * width, width);
-                        for (int i = 0; i < width; i++) mean[i] += row[i];
+                        var source = values.AsSpan((first + t) * width, width);
+                        for (int i = 0; i < width; i++) mean[i] += source[i];
                     }
-                    rows.Add(mean.Select(m => (float)(m / kept.Length)).ToArray());
-                    perSequence[s] = 1;
+                    for (int i = 0; i < width; i++) target[i] = (float)(mean[i] / kept[s].Length);
                     break;
             }
+            row++;
         }
-        var data = new float[rows.Count * width];
-        for (int r = 0; r < rows.Count; r++) rows[r].CopyTo(data, r * width);
-        return new CapturedTensor(hook, data, rows.Count, width, perSequence);
+        return new CapturedTensor(hook, data, data.Length / width, width, perSequence);
     }
 }
