@@ -75,8 +75,8 @@ public enum CaptureMode
 {
     /// <summary>Forward only: every residual slot is already in host memory (zero-copy reads).</summary>
     SlotsInPlace,
-    /// <summary>A capture plan returning every block's resid_post as its own host tensor (one copy per layer).</summary>
-    CapturePlanCopies,
+    /// <summary>A capture plan returning every block's resid_post as a host tensor (the slot buffers themselves).</summary>
+    CapturePlan,
     /// <summary>Sub-layer capture too: attn_out and mlp_out of every block (outputs that need their own buffers).</summary>
     CaptureSubLayers,
 }
@@ -89,7 +89,7 @@ public class CaptureCost
     private int[][] _batch = null!;
     private CapturePlan _plan = null!;
 
-    [Params(CaptureMode.SlotsInPlace, CaptureMode.CapturePlanCopies, CaptureMode.CaptureSubLayers)]
+    [Params(CaptureMode.SlotsInPlace, CaptureMode.CapturePlan, CaptureMode.CaptureSubLayers)]
     public CaptureMode Mode { get; set; }
 
     [GlobalSetup]
