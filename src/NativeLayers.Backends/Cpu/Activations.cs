@@ -56,32 +56,39 @@ public static class Activations
     // Abramowitz & Stegun 7.1.26: erf(z) = 1 − t·(a1 + t(a2 + t(a3 + t(a4 + t·a5))))·exp(−z²), t = 1/(1 + p·z), z ≥ 0; |error| ≤ 1.5e-7.
     private const float ErfP = 0.3275911f, ErfA1 = 0.254829592f, ErfA2 = -0.284496736f, ErfA3 = 1.421413741f, ErfA4 = -1.453152027f, ErfA5 = 1.061405429f;
 
-    /// <summary>Exact GELU 0.5·x·(1 + erf(x/√2)), vectorised with the erf approximation above.</summary>
+    /// <summary>Exact GELU 0.5·x·(1 + erf(x/√2)).</summary>
     private static void GeluErf(Span<float> values)
     {
-        int n = values.Length;
+        Span<float> e = values.Length <= 2048 ? stackalloc float[values.Length] : new float[values.Length];
+        TensorPrimitives.Multiply(values, 0.70710678118654752f, e);
+        Erf(e, e);
+        TensorPrimitives.Add(e, 1f, e);
+        TensorPrimitives.Multiply(values, e, values);
+        TensorPrimitives.Multiply(values, 0.5f, values);
+    }
+
+    /// <summary>result = erf(x), vectorised with the approximation above (result may be x itself).</summary>
+    public static void Erf(ReadOnlySpan<float> x, Span<float> result)
+    {
+        int n = x.Length;
         Span<float> scratch = n <= 1024 ? stackalloc float[3 * n] : new float[3 * n];
         Span<float> z = scratch[..n], t = scratch[n..(2 * n)], p = scratch[(2 * n)..];
-        TensorPrimitives.Abs(values, z);
-        TensorPrimitives.Multiply(z, 0.70710678118654752f, z);              // z = |x|/√2
+        TensorPrimitives.Abs(x, z);
         TensorPrimitives.Multiply(z, ErfP, t);
         TensorPrimitives.Add(t, 1f, t);
-        TensorPrimitives.Reciprocal(t, t);                                   // t = 1/(1 + p·z)
+        TensorPrimitives.Reciprocal(t, t);                                   // t = 1/(1 + p·|x|)
         TensorPrimitives.Multiply(z, z, z);
         TensorPrimitives.Negate(z, z);
-        TensorPrimitives.Exp(z, z);                                          // exp(−z²)
+        TensorPrimitives.Exp(z, z);                                          // exp(−x²)
         TensorPrimitives.Multiply(t, ErfA5, p);                              // Horner: a4 + t·a5, ...
         TensorPrimitives.Add(p, ErfA4, p);
         TensorPrimitives.MultiplyAdd(p, t, ErfA3, p);
         TensorPrimitives.MultiplyAdd(p, t, ErfA2, p);
         TensorPrimitives.MultiplyAdd(p, t, ErfA1, p);
         TensorPrimitives.Multiply(p, t, p);
-        TensorPrimitives.Multiply(p, z, p);                                  // 1 − erf(|x|/√2)
-        TensorPrimitives.Subtract(1f, p, p);                                 // erf(|x|/√2)
-        TensorPrimitives.CopySign(p, values, p);                             // erf(x/√2)
-        TensorPrimitives.Add(p, 1f, p);
-        TensorPrimitives.Multiply(values, p, values);
-        TensorPrimitives.Multiply(values, 0.5f, values);
+        TensorPrimitives.Multiply(p, z, p);                                  // 1 − erf(|x|)
+        TensorPrimitives.Subtract(1f, p, p);
+        TensorPrimitives.CopySign(p, x, result);
     }
 
     /// <summary>out = act(gate) · up, elementwise; gate is overwritten.</summary>
@@ -89,14 +96,5 @@ public static class Activations
     {
         Apply(activation, gate);
         TensorPrimitives.Multiply(gate, up, output);
-    }
-
-    /// <summary>Error function in double precision (Numerical Recipes' erfc Chebyshev fit, relative error below 1.2e-7).</summary>
-    public static float Erf(float value)
-    {
-        double x = value, z = Math.Abs(x), t = 1.0 / (1.0 + 0.5 * z);
-        double erfc = t * Math.Exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418
-            + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
-        return (float)(x >= 0 ? 1.0 - erfc : erfc - 1.0);
     }
 }
