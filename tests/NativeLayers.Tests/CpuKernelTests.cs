@@ -138,6 +138,19 @@ public unsafe class CpuKernelTests
     }
 
     [Fact]
+    public void TopKKeepsTheKMostProbableWithTiesToTheLowerId()
+    {
+        float[] logits = [1f, 3f, 0f, 3f, 2f, -1f];
+        var seen = new HashSet<int>();
+        for (int s = 0; s < 300; s++) seen.Add(Sampling.Sample(logits, 1f, 3, 1f, new Random(s)));
+        Assert.Equal(new HashSet<int> { 1, 3, 4 }, seen);
+        var two = new HashSet<int>();
+        for (int s = 0; s < 300; s++) two.Add(Sampling.Sample(logits, 1f, 2, 1f, new Random(s)));
+        Assert.Equal(new HashSet<int> { 1, 3 }, two);
+        Assert.Equal(1, Sampling.Sample(logits, 1f, 1, 1f, new Random(0))); // tie between 1 and 3: the lower id
+    }
+
+    [Fact]
     public void WorkerPoolRunsEveryPartOnceAndPropagatesErrors()
     {
         using var pool = new WorkerPool(3);

@@ -28,9 +28,10 @@ public static class Sampling
         if (temperature <= 0) return Argmax(logits);
         var probs = logits.ToArray();
         Softmax(probs, temperature);
-        var order = Enumerable.Range(0, probs.Length).ToArray();
-        Array.Sort(order, (a, b) => probs[b] != probs[a] ? probs[b].CompareTo(probs[a]) : a.CompareTo(b));
-        int keep = topK > 0 ? Math.Min(topK, order.Length) : order.Length;
+        if (topK <= 0 && topP >= 1f) return Draw(probs, Enumerable.Range(0, probs.Length).ToArray(), probs.Length, random);
+
+        int[] order = MostProbable(probs, topK > 0 ? Math.Min(topK, probs.Length) : probs.Length);
+        int keep = order.Length;
         if (topP < 1f)
         {
             double cumulative = 0;
@@ -40,14 +41,34 @@ public static class Sampling
                 if (cumulative >= topP) { keep = i + 1; break; }
             }
         }
-        double total = 0;
-        for (int i = 0; i < keep; i++) total += probs[order[i]];
-        double u = random.NextDouble() * total, acc = 0;
-        for (int i = 0; i < keep; i++)
+        return Draw(probs, order, keep, random);
+    }
+
+    /// <summary>The k most probable ids, most probable first (ties: lower id first); O(V log k) through a bounded heap.</summary>
+    private static int[] MostProbable(float[] probs, int k)
+    {
+        var heap = new PriorityQueue<int, (float P, int NegId)>(k + 1);
+        for (int id = 0; id < probs.Length; id++)
         {
-            acc += probs[order[i]];
-            if (u < acc) return order[i];
+            heap.Enqueue(id, (probs[id], -id));
+            if (heap.Count > k) heap.Dequeue(); // drop the least probable (the higher id on ties)
         }
-        return order[keep - 1];
+        var result = new int[heap.Count];
+        for (int i = result.Length - 1; i >= 0; i--) result[i] = heap.Dequeue();
+        return result;
+    }
+
+    /// <summary>Draws one of candidates[0..count) with probability proportional to probs.</summary>
+    private static int Draw(float[] probs, int[] candidates, int count, Random random)
+    {
+        double total = 0;
+        for (int i = 0; i < count; i++) total += probs[candidates[i]];
+        double u = random.NextDouble() * total, acc = 0;
+        for (int i = 0; i < count; i++)
+        {
+            acc += probs[candidates[i]];
+            if (u < acc) return candidates[i];
+        }
+        return candidates[count - 1];
     }
 }
