@@ -31,7 +31,7 @@ public static unsafe class MatMul
         else Dispatch<Simd256, Vector256<float>>(pool, x, xStride, rows, w, bias, y, yStride, accumulate);
     }
 
-    private readonly struct Job(float* x, int xStride, int rows, WeightMatrix w, float* bias, float* y, int yStride, bool accumulate, int chunk)
+    private readonly struct Job(float* x, int xStride, int rows, WeightMatrix w, float* bias, float* y, int yStride, bool accumulate, int rowsPerPart)
     {
         public readonly float* X = x;
         public readonly int XStride = xStride;
@@ -41,7 +41,8 @@ public static unsafe class MatMul
         public readonly float* Y = y;
         public readonly int YStride = yStride;
         public readonly bool Accumulate = accumulate;
-        public readonly int Chunk = chunk;
+        /// <summary>Output rows per parallel part: a contiguous chunk (mat-vec) or one packed panel (GEMM).</summary>
+        public readonly int RowsPerPart = rowsPerPart;
     }
 
     private static void Dispatch<TOps, TV>(WorkerPool pool, float* x, int xStride, int rows, WeightMatrix w, float* bias,
@@ -80,7 +81,7 @@ public static unsafe class MatMul
     private static void MatVecChunk<TOps, TV, TW>(Job job, int part)
         where TOps : struct, ISimdOps<TV> where TV : struct where TW : struct, IWeightKind
     {
-        int first = part * job.Chunk, end = Math.Min(job.W.Rows, first + job.Chunk), k = job.W.Cols;
+        int first = part * job.RowsPerPart, end = Math.Min(job.W.Rows, first + job.RowsPerPart), k = job.W.Cols;
         if (job.Rows == 1)
         {
             for (int o = first; o < end; o++) Finish(job, 0, o, RowDot<TOps, TV, TW>(job.X, job.W.RowPointer(o), k, prefetch: true));
@@ -179,7 +180,7 @@ public static unsafe class MatMul
 
     private static void GemmPanel<TOps, TV>(Job job, int part) where TOps : struct, ISimdOps<TV> where TV : struct
     {
-        int width = job.Chunk, k = job.W.Cols;
+        int width = job.RowsPerPart, k = job.W.Cols;
         int o0 = part * width, cols = Math.Min(width, job.W.Rows - o0);
         float* panel = PanelScratch((long)k * width);
         Pack(job.W, o0, cols, width, panel);
