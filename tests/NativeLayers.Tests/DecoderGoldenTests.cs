@@ -11,7 +11,7 @@ public class DecoderGoldenTests
     public static TheoryData<string, string> Cases()
     {
         var data = new TheoryData<string, string>();
-        foreach (var fixture in new[] { "llama", "llama-f16", "llama-bf16", "qwen2", "mistral", "mistral-swa", "gemma", "phi3", "gpt2", "gpt2-bare", "gpt_neox" })
+        foreach (var fixture in new[] { "llama", "llama-f16", "llama-bf16", "llama-rope-linear", "llama-rope-llama3", "qwen2", "mistral", "mistral-swa", "gemma", "phi3", "gpt2", "gpt2-bare", "gpt_neox" })
             foreach (var golden in new[] { "golden.safetensors", "golden_single.safetensors" })
                 data.Add(fixture, golden);
         return data;
@@ -36,6 +36,8 @@ public class DecoderGoldenTests
 
     [Theory]
     [InlineData("llama")]
+    [InlineData("llama-rope-linear")]
+    [InlineData("llama-rope-llama3")]
     [InlineData("qwen2")]
     [InlineData("mistral")]
     [InlineData("mistral-swa")]
