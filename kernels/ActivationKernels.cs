@@ -1,6 +1,7 @@
 using ILGPU;
+using ILGPU.Algorithms;
 
-namespace NativeLayers.Gpu;
+namespace NativeLayers.Backends.Gpu.Kernels;
 
 /// <summary>Activation codes understood by the kernels (same meaning as <see cref="NativeLayers.Loading.Activation"/>).</summary>
 public static class ActivationCodes
@@ -51,5 +52,31 @@ public static class ActivationKernels
         int c = index - r * width;
         float g = gate[(long)r * gateStride + c];
         output[(long)r * outStride + c] = Act(kind, g) * up[(long)r * upStride + c];
+    }
+
+    /// <summary>
+    /// SoLU's first half, in place: values[r, c] = x · softmax(x)[c] over the row's <paramref name="width"/> values
+    /// (numerically stable; each thread reads and writes only its own columns; the LayerNorm that follows is a norm op of
+    /// its own). Grid = rows, 1-D group.
+    /// </summary>
+    public static void Solu(ArrayView<float> values, int stride, int width)
+    {
+        var scratch = SharedMemory.Allocate<float>(32);
+        long row = (long)Grid.IdxX * stride;
+        float max = float.NegativeInfinity;
+        for (int c = Group.IdxX; c < width; c += Group.DimX)
+        {
+            float v = values[row + c];
+            max = v > max ? v : max;
+        }
+        max = Reduce.GroupMax(max, scratch);
+        float sum = 0f;
+        for (int c = Group.IdxX; c < width; c += Group.DimX) sum += XMath.Exp(values[row + c] - max);
+        float norm = 1f / Reduce.GroupSum(sum, scratch);
+        for (int c = Group.IdxX; c < width; c += Group.DimX)
+        {
+            float v = values[row + c];
+            values[row + c] = v * XMath.Exp(v - max) * norm;
+        }
     }
 }

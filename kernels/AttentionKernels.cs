@@ -1,7 +1,7 @@
 using ILGPU;
 using ILGPU.Algorithms;
 
-namespace NativeLayers.Gpu;
+namespace NativeLayers.Backends.Gpu.Kernels;
 
 /// <summary>Shape and masking of an attention launch (see <see cref="AttentionKernels.Attend"/>).</summary>
 public struct AttentionDims

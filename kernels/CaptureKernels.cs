@@ -1,6 +1,6 @@
 using ILGPU;
 
-namespace NativeLayers.Gpu;
+namespace NativeLayers.Backends.Gpu.Kernels;
 
 /// <summary>Capture: packs selected rows of a strided buffer into a contiguous one, ready for an async device→host copy.</summary>
 public static class CaptureKernels

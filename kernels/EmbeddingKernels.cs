@@ -1,6 +1,6 @@
 using ILGPU;
 
-namespace NativeLayers.Gpu;
+namespace NativeLayers.Backends.Gpu.Kernels;
 
 /// <summary>Token embedding lookup.</summary>
 public static class EmbeddingKernels

@@ -5,20 +5,10 @@ using ILGPU.Algorithms;
 using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
 using ILGPU.Runtime.Cuda;
+using NativeLayers.Backends;
 using NativeLayers.Loading;
 
-namespace NativeLayers.Gpu;
-
-/// <summary>Which accelerator a <see cref="GpuDevice"/> runs on.</summary>
-public enum DeviceKind
-{
-    /// <summary>The first CUDA GPU.</summary>
-    Cuda,
-    /// <summary>ILGPU's CPU emulator with its default device (warp 4, groups ≤ 16 threads): a correctness check only, very slow.</summary>
-    IlgpuCpu,
-    /// <summary>ILGPU's CPU emulator shaped like a GPU warp (warp 32, groups ≤ 128 threads): runs the tensor-core kernel's emulated path.</summary>
-    IlgpuCpuWarp32,
-}
+namespace NativeLayers.Backends.Gpu.Kernels;
 
 /// <summary>Which linear-layer kernel <see cref="GpuDevice.MatMul"/> uses.</summary>
 public enum MatMulPath
@@ -99,6 +89,7 @@ public sealed class GpuDevice : IDisposable
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, int, int, ArrayView<float>, ArrayView<int>> _projectOut;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, int, int, ArrayView<int>> _argmax;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, int, ArrayView<float>, int, int, float> _softmax;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, int, int> _solu;
 
     /// <summary>Creates the accelerator and compiles every kernel (throws <see cref="NativeLayersException"/> when CUDA is asked for and missing).</summary>
     public GpuDevice(DeviceKind kind)
@@ -120,7 +111,7 @@ public sealed class GpuDevice : IDisposable
                 Accelerator = _context.CreateCPUAccelerator(0);
                 break;
             default:
-                throw new NativeLayersException($"unknown device kind {kind}.");
+                throw new NativeLayersException($"{DeviceKinds.Name(kind)} is not a GPU device kind (use cuda, ilgpu-cpu or ilgpu-cpu-warp32).");
         }
         Stream = Accelerator.DefaultStream;
         WarpSize = Accelerator.WarpSize;
@@ -163,6 +154,7 @@ public sealed class GpuDevice : IDisposable
         _projectOut = a.LoadKernel<ArrayView<float>, int, int, ArrayView<float>, ArrayView<int>>(ResidualKernels.ProjectOut);
         _argmax = a.LoadKernel<ArrayView<float>, int, int, ArrayView<int>>(HeadKernels.Argmax);
         _softmax = a.LoadKernel<ArrayView<float>, int, ArrayView<float>, int, int, float>(HeadKernels.Softmax);
+        _solu = a.LoadKernel<ArrayView<float>, int, int>(ActivationKernels.Solu);
     }
 
     public DeviceKind Kind { get; }
@@ -365,11 +357,13 @@ public sealed class GpuDevice : IDisposable
 
     // ------------------------------------------------------------------ activations
 
-    /// <summary>values[r, c] = act(values[r, c]) for r &lt; rows, c &lt; width, in place.</summary>
+    /// <summary>values[r, c] = act(values[r, c]) for r &lt; rows, c &lt; width, in place (SoLU: x · softmax(x) over the row).</summary>
     public void Activate(Activation activation, ArrayView<float> values, int stride, int rows, int width)
     {
         int n = rows * width;
-        if (n > 0) _actPlain(Stream, n, values, width, stride, Code(activation));
+        if (n == 0) return;
+        if (activation == Activation.SoluLn) _solu(Stream, new KernelConfig(rows, RowGroupSize), values, stride, width);
+        else _actPlain(Stream, n, values, width, stride, Code(activation));
     }
 
     /// <summary>output[r, c] = act(gate[r, c]) · up[r, c]; strides allow gate/up halves of one fused row; output may alias gate.</summary>
@@ -468,6 +462,7 @@ public static class KernelCatalog
         E("Attention.Attend", AttentionKernels.Attend, true),
         E("Activation.Plain", ActivationKernels.Plain, false),
         E("Activation.Gated", ActivationKernels.Gated, false),
+        E("Activation.Solu", ActivationKernels.Solu, true),
         E("Residual.AddSteered", ResidualKernels.AddSteered, false),
         E("Residual.ProjectOut", ResidualKernels.ProjectOut, true),
         E("Capture.GatherRows", CaptureKernels.GatherRows, false),

@@ -1,7 +1,7 @@
 using ILGPU;
 using ILGPU.Algorithms;
 
-namespace NativeLayers.Gpu;
+namespace NativeLayers.Backends.Gpu.Kernels;
 
 /// <summary>The model head's last steps over logits rows: greedy argmax and softmax with temperature.</summary>
 public static class HeadKernels

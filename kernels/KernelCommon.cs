@@ -1,6 +1,6 @@
 using ILGPU;
 
-namespace NativeLayers.Gpu;
+namespace NativeLayers.Backends.Gpu.Kernels;
 
 /// <summary>How a weight matrix element is stored on the device and widened to float32 inside kernels.</summary>
 public interface IWeightFormat<TStore> where TStore : unmanaged

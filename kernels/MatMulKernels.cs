@@ -1,7 +1,7 @@
 using ILGPU;
 using ILGPU.Runtime.Cuda;
 
-namespace NativeLayers.Gpu;
+namespace NativeLayers.Backends.Gpu.Kernels;
 
 /// <summary>
 /// Shape of a linear layer y[t, o] = Σ_k x[t, k] · W[o, k] + bias[o] (+ y[t, o] when Accumulate ≠ 0):

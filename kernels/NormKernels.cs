@@ -1,6 +1,6 @@
 using ILGPU;
 
-namespace NativeLayers.Gpu;
+namespace NativeLayers.Backends.Gpu.Kernels;
 
 /// <summary>Row-wise normalisations (float32 math, as Hugging Face). One group per row; the group strides over the row.</summary>
 public static class NormKernels

@@ -1,6 +1,6 @@
 using ILGPU;
 
-namespace NativeLayers.Gpu;
+namespace NativeLayers.Backends.Gpu.Kernels;
 
 /// <summary>Shape of a residual-add launch. All buffers are row-major with their own row strides (in floats).</summary>
 public struct ResidualDims

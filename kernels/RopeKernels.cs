@@ -1,6 +1,6 @@
 using ILGPU;
 
-namespace NativeLayers.Gpu;
+namespace NativeLayers.Backends.Gpu.Kernels;
 
 /// <summary>Shape of a RoPE launch.</summary>
 public struct RopeDims

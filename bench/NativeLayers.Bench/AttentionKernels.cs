@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using BenchmarkDotNet.Attributes;
+using NativeLayers.Backends;
 using NativeLayers.Backends.Cpu;
 
 namespace NativeLayers.Bench;

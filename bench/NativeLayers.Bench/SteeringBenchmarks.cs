@@ -47,7 +47,7 @@ public class SteeringCost
                 for (int l = 0; l < _model.Layers; l++) plan.AddVector(l, Vector(), 2f);
                 break;
             case SteeringMode.EveryLayerSeparatePass:
-                for (int l = 0; l < _model.Layers; l++) plan.AddVector(l, Vector(), 2f, positions: Positions.StartingAt(0));
+                for (int l = 0; l < _model.Layers; l++) plan.AddVector(l, Vector(), 2f, tokens: TokenSelection.StartingAt(0));
                 break;
         }
         _options = new ForwardOptions { Logits = LogitsMode.LastPerSequence, Steering = Mode == SteeringMode.None ? null : plan };

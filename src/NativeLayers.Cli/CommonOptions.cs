@@ -27,8 +27,8 @@ public static class CommonOptions
 
     public static Transformer LoadModel(string directory, int threads, string device = "cpu")
     {
-        if (threads < 0) throw new NativeLayersException($"--threads must be ≥ 0, got {threads}.");
-        return Transformer.Load(directory, new RuntimeOptions { Threads = threads, Device = Runtime.Device.ComputeDevices.Parse(device) });
+        var options = BackendChoice.Options(BackendChoice.Resolve(device), threads);
+        return Transformer.Load(directory, options);
     }
 
     /// <summary>Parses "1,2,3" into non-negative integers (token ids, token types).</summary>

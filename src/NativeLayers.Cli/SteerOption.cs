@@ -38,7 +38,7 @@ public static class SteerOption
                 plan.AddVector(layer, vector.ToArray(), coefficient);
             }
         }
-        plan.Validate(model);
+        plan.Validate(model.Shape);
         return plan;
     }
 

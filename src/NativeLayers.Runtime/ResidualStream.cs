@@ -1,7 +1,6 @@
-namespace NativeLayers.Runtime;
+using NativeLayers.Backends;
 
-/// <summary>Where one sequence's tokens sit in the rows of a batch.</summary>
-public readonly record struct SequenceRows(int FirstRow, int Count, int FirstPosition);
+namespace NativeLayers.Runtime;
 
 /// <summary>
 /// The residual stream of one forward call: slot 0 holds the embeddings, slot l+1 the output of block l, and the

@@ -1,6 +1,8 @@
+using NativeLayers.Backends;
+
 namespace NativeLayers.Runtime;
 
-/// <summary>A sequence being run incrementally: its tokens so far and their cached keys and values.</summary>
+/// <summary>A sequence being run incrementally: its tokens so far and their cached keys and values (kept by the model's backend).</summary>
 public sealed class Sequence
 {
     internal Sequence(KvCache cache) => Cache = cache;
@@ -10,6 +12,4 @@ public sealed class Sequence
     public int Length => Cache.Length;
     /// <summary>Tokens given in the first forward call (the prompt); later tokens count as generated.</summary>
     public int? PromptLength { get; internal set; }
-    /// <summary>The key/value cache on the device when the model runs on one.</summary>
-    internal Device.DeviceKvCache? DeviceCache { get; set; }
 }

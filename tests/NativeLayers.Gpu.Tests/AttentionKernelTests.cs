@@ -1,8 +1,8 @@
 using NativeLayers.Backends.Cpu;
-using NativeLayers.Gpu;
-using static NativeLayers.Gpu.Tests.TestData;
+using NativeLayers.Backends.Gpu.Kernels;
+using static NativeLayers.Backends.Gpu.Kernels.Tests.TestData;
 
-namespace NativeLayers.Gpu.Tests;
+namespace NativeLayers.Backends.Gpu.Kernels.Tests;
 
 [Collection("ilgpu-cpu")]
 public sealed unsafe class AttentionKernelTests(CpuDeviceFixture fixture)

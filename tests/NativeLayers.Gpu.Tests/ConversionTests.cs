@@ -1,6 +1,6 @@
-using NativeLayers.Gpu;
+using NativeLayers.Backends.Gpu.Kernels;
 
-namespace NativeLayers.Gpu.Tests;
+namespace NativeLayers.Backends.Gpu.Kernels.Tests;
 
 /// <summary>The tensor-core kernel's float → 16-bit packing (runs the same code as the kernels, on the host).</summary>
 public sealed class ConversionTests

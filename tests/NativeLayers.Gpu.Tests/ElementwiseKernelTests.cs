@@ -1,11 +1,11 @@
 using ILGPU.Runtime;
 using ILGPU;
 using NativeLayers.Backends.Cpu;
-using NativeLayers.Gpu;
+using NativeLayers.Backends.Gpu.Kernels;
 using NativeLayers.Loading;
-using static NativeLayers.Gpu.Tests.TestData;
+using static NativeLayers.Backends.Gpu.Kernels.Tests.TestData;
 
-namespace NativeLayers.Gpu.Tests;
+namespace NativeLayers.Backends.Gpu.Kernels.Tests;
 
 [Collection("ilgpu-cpu")]
 public sealed unsafe class ElementwiseKernelTests(CpuDeviceFixture fixture)

@@ -1,8 +1,8 @@
 
 
-using NativeLayers.Gpu;
+using NativeLayers.Backends.Gpu.Kernels;
 
-namespace NativeLayers.Gpu.Tests;
+namespace NativeLayers.Backends.Gpu.Kernels.Tests;
 
 /// <summary>One ILGPU CPU accelerator (warp 4, groups of 16) shared by the kernel tests, which run one at a time.</summary>
 public sealed class CpuDeviceFixture : IDisposable

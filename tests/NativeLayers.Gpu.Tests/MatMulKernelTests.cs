@@ -1,10 +1,10 @@
 using NativeLayers.Backends;
 using NativeLayers.Backends.Cpu;
-using NativeLayers.Gpu;
+using NativeLayers.Backends.Gpu.Kernels;
 using NativeLayers.Loading;
-using static NativeLayers.Gpu.Tests.TestData;
+using static NativeLayers.Backends.Gpu.Kernels.Tests.TestData;
 
-namespace NativeLayers.Gpu.Tests;
+namespace NativeLayers.Backends.Gpu.Kernels.Tests;
 
 [Collection("ilgpu-cpu")]
 public sealed unsafe class MatMulKernelTests(CpuDeviceFixture fixture)

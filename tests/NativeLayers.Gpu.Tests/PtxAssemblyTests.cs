@@ -7,10 +7,10 @@ using ILGPU.Backends.EntryPoints;
 using ILGPU.Backends.PTX;
 using ILGPU.Runtime;
 using ILGPU.Runtime.Cuda;
-using NativeLayers.Gpu;
+using NativeLayers.Backends.Gpu.Kernels;
 using Xunit.Abstractions;
 
-namespace NativeLayers.Gpu.Tests;
+namespace NativeLayers.Backends.Gpu.Kernels.Tests;
 
 /// <summary>
 /// CI check for the CUDA path without a GPU: every kernel is compiled by ILGPU's PTX backend (SM_90, PTX ISA 7.8,

@@ -23,7 +23,7 @@ public class CaptureTests
         Assert.Equal([t, t], all[HookId.ResidPost(0)].RowsPerSequence);
 
         var expected = golden.ReadFloat32("hidden_states.1");
-        var last = Capturer.Run(model, batch, new CapturePlan { Hooks = [HookId.ResidPost(0)], Positions = CapturePositions.Last })[HookId.ResidPost(0)];
+        var last = Capturer.Run(model, batch, new CapturePlan { Hooks = [HookId.ResidPost(0)], Tokens = TokenSelection.Last })[HookId.ResidPost(0)];
         Assert.Equal(2, last.Rows);
         SharedData.AssertClose(expected.AsSpan((t - 1) * d, d), last.Row(0), "last token, sequence 0");
         SharedData.AssertClose(expected.AsSpan((2 * t - 1) * d, d), last.Row(1), "last token, sequence 1");
@@ -33,7 +33,7 @@ public class CaptureTests
         SharedData.AssertClose(expectedMean, mean.Row(0), "mean over tokens");
 
         bool[][] mask = [[false, true, false, true, false, false, false], [true, false, false, false, false, false, true]];
-        var masked = Capturer.Run(model, batch, new CapturePlan { Hooks = [HookId.ResidPost(0)], Positions = CapturePositions.Mask, Mask = mask })[HookId.ResidPost(0)];
+        var masked = Capturer.Run(model, batch, new CapturePlan { Hooks = [HookId.ResidPost(0)], Tokens = TokenSelection.Masked(mask) })[HookId.ResidPost(0)];
         Assert.Equal([2, 2], masked.RowsPerSequence);
         SharedData.AssertClose(expected.AsSpan(3 * d, d), masked.Row(1), "masked row");
         SharedData.AssertClose(expected.AsSpan((t + 6) * d, d), masked.Row(3), "masked row");

@@ -1,7 +1,9 @@
 using System.Text.Json;
 using NativeLayers.Loading;
 using NativeLayers.Runtime;
-using NativeLayers.Runtime.Device;
+using NativeLayers.Backends;
+using NativeLayers.Backends.Gpu;
+using NativeLayers.Cli;
 using NativeLayers.Runtime.Generation;
 using NativeLayers.Runtime.Hooks;
 
@@ -14,7 +16,7 @@ namespace NativeLayers.Tests;
 [Collection("IlgpuCpu")]
 public class DeviceTests
 {
-    private static Transformer Load(string dir) => Transformer.Load(dir, new RuntimeOptions { Device = ComputeDevice.IlgpuCpu });
+    private static Transformer Load(string dir) => Transformer.Load(dir, BackendChoice.Options(DeviceKind.IlgpuCpu, threads: 0));
 
     [Theory]
     [InlineData("llama")]
@@ -28,7 +30,7 @@ public class DeviceTests
     public void DecoderGoldensOnIlgpuCpu(string fixture)
     {
         using var model = Load(SharedData.Fixture(fixture));
-        Assert.Equal(ComputeDevice.IlgpuCpu, model.ComputeDevice);
+        Assert.Equal(DeviceKind.IlgpuCpu, model.Device);
         using var golden = SafetensorsFile.Open(Path.Combine(SharedData.Fixture(fixture), "golden.safetensors"));
         var batch = SharedData.Rows(golden.ReadInt64("input_ids"), SharedData.ShapeOf(golden, "input_ids"));
         var result = model.Forward(batch);
@@ -75,10 +77,10 @@ public class DeviceTests
         int[][] batch = [[1, 403, 407, 261, 378], [1, 317, 439], [1, 260, 300, 301]];
         SteeringPlan?[] plans =
         [
-            new SteeringPlan().AddVector(1, Vector(), 3f).AddVector(1, Vector(), -1f).AddVector(3, Vector(), 2f, HookPoint.MlpOut, Positions.StartingAt(2)),
+            new SteeringPlan().AddVector(1, Vector(), 3f).AddVector(1, Vector(), -1f).AddVector(3, Vector(), 2f, HookPoint.MlpOut, TokenSelection.StartingAt(2)),
             null,
             new SteeringPlan().AddVector(2, Vector(), 1.5f, HookPoint.AttnOut).ProjectOut(0, Vector())
-                .Add(new AddVector(new HookId(HookPoint.ResidPost, 4), Vector(), 0.5f, Positions.All, ScaleToResidualNorm: true, PreserveNorm: true)),
+                .Add(new AddVector(new HookId(HookPoint.ResidPost, 4), Vector(), 0.5f, TokenSelection.All, ScaleToResidualNorm: true, PreserveNorm: true)),
         ];
         var capture = new List<HookId> { new(HookPoint.AttnOut, 2), new(HookPoint.ResidMid, 3), new(HookPoint.MlpOut, 0), HookId.FinalNormalized };
         var options = new ForwardOptions { SequenceSteering = plans, Capture = capture };
@@ -90,7 +92,7 @@ public class DeviceTests
             SharedData.AssertClose(expected.Read(hook), actual.Read(hook), hook.Name);
         SharedData.AssertClose(expected.Logits, actual.Logits, "logits");
 
-        var steer = new SteeringPlan().AddVector(2, Vector(), 4f, positions: Positions.Generated);
+        var steer = new SteeringPlan().AddVector(2, Vector(), 4f, tokens: TokenSelection.Generated);
         var generationOptions = new GenerationOptions { MaxNewTokens = 10, StopTokens = [], Steering = steer };
         Assert.Equal(new Generator(cpu).Generate(batch, generationOptions).Select(o => o.NewIds), new Generator(device).Generate(batch, generationOptions).Select(o => o.NewIds));
     }
@@ -108,12 +110,12 @@ public class DeviceTests
     [Fact]
     public void DeviceNamesParseAndCudaIsRefusedClearlyWithoutAGpu()
     {
-        Assert.Equal(ComputeDevice.IlgpuCpu, ComputeDevices.Parse("ilgpu-cpu"));
-        Assert.Throws<NativeLayersException>(() => ComputeDevices.Parse("tpu"));
-        if (!NativeLayers.Gpu.GpuDevice.CudaAvailable)
+        Assert.Equal(DeviceKind.IlgpuCpu, DeviceKinds.Parse("ilgpu-cpu"));
+        Assert.Throws<NativeLayersException>(() => DeviceKinds.Parse("tpu"));
+        if (!GpuBackend.CudaAvailable)
         {
-            Assert.Equal(ComputeDevice.Cpu, ComputeDevices.Resolve(ComputeDevice.Auto));
-            Assert.Throws<NativeLayersException>(() => Transformer.Load(SharedData.Fixture("llama"), new RuntimeOptions { Device = ComputeDevice.Cuda }));
+            Assert.Equal(DeviceKind.Cpu, BackendChoice.Resolve("auto"));
+            Assert.Throws<NativeLayersException>(() => Transformer.Load(SharedData.Fixture("llama"), BackendChoice.Options(DeviceKind.Cuda, 0)));
         }
     }
 }

@@ -91,7 +91,7 @@ public class SteeringAndCaptureTests
         foreach (var point in new[] { HookPoint.AttnOut, HookPoint.ResidMid, HookPoint.MlpOut, HookPoint.ResidPost })
         {
             var folded = model.Forward([Prompt], new ForwardOptions { Steering = new SteeringPlan().AddVector(2, vector, -2f, point) });
-            var rowWise = model.Forward([Prompt], new ForwardOptions { Steering = new SteeringPlan().AddVector(2, vector, -2f, point, Positions.StartingAt(0)) });
+            var rowWise = model.Forward([Prompt], new ForwardOptions { Steering = new SteeringPlan().AddVector(2, vector, -2f, point, TokenSelection.StartingAt(0)) });
             SharedData.AssertClose(rowWise.Logits, folded.Logits, $"{point} logits", 1e-5f, 1e-5f);
         }
     }
@@ -105,7 +105,7 @@ public class SteeringAndCaptureTests
         [
             new SteeringPlan().AddVector(1, RandomVector(model.Width, 1), 4f),
             null,
-            new SteeringPlan().AddVector(3, RandomVector(model.Width, 2), -1.5f, HookPoint.MlpOut, Positions.StartingAt(2))
+            new SteeringPlan().AddVector(3, RandomVector(model.Width, 2), -1.5f, HookPoint.MlpOut, TokenSelection.StartingAt(2))
                 .ProjectOut(0, RandomVector(model.Width, 3)),
         ];
         var together = model.Forward(batch, new ForwardOptions { SequenceSteering = plans });
@@ -138,7 +138,7 @@ public class SteeringAndCaptureTests
         var plain = generator.Generate([Prompt], new GenerationOptions { MaxNewTokens = 12, StopTokens = [] })[0];
         var generatedOnly = generator.Generate([Prompt], new GenerationOptions
         {
-            MaxNewTokens = 12, StopTokens = [], Steering = new SteeringPlan().AddVector(3, vector, 30f, positions: Positions.Generated),
+            MaxNewTokens = 12, StopTokens = [], Steering = new SteeringPlan().AddVector(3, vector, 30f, tokens: TokenSelection.Generated),
         })[0];
         var everywhere = generator.Generate([Prompt], new GenerationOptions
         {

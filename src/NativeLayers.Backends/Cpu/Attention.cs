@@ -17,13 +17,6 @@ public readonly unsafe struct AttentionSequence(int firstRow, int queries, int p
     public readonly float* Values = values;
 }
 
-/// <summary>Shape and masking of an attention call.</summary>
-public readonly record struct AttentionShape(int Heads, int KvHeads, int HeadDim, float Scale, bool Causal = true, int? SlidingWindow = null)
-{
-    public int KvStride => KvHeads * HeadDim;
-    public int GroupSize => Heads / KvHeads;
-}
-
 /// <summary>
 /// Scaled dot-product attention over a ragged batch. Causal attention lets query position i see keys j ≤ i (and
 /// j ≥ i − W with a sliding window W, the Hugging Face 4.40 rule); bidirectional attention sees the whole sequence.

@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using NativeLayers.Loading;
 using NativeLayers.Runtime;
-using NativeLayers.Runtime.Device;
+using NativeLayers.Backends;
 using NativeLayers.Runtime.Hooks;
 using Spectre.Console;
 
@@ -52,7 +52,7 @@ public static class BenchCommand
                 var (prefill, decode) = Measure(m, options, p, g, b, reps);
                 if (suffix == "") (plainPrefill, plainDecode) = (Median(prefill), decode.Count > 0 ? Median(decode) : 0);
                 void Add(string test, List<double> values, double plain) => table.AddRow(Markup.Escape(name), InspectCommand.Size(weightBytes),
-                    $"{parameters / 1e6:F1} M", ComputeDevices.Name(m.ComputeDevice), m.Pool.Threads.ToString(), b.ToString(), test + suffix,
+                    $"{parameters / 1e6:F1} M", DeviceKinds.Name(m.Device), m.Backend.Threads.ToString(), b.ToString(), test + suffix,
                     $"{Median(values):F1}", $"{values.Min():F1}", $"{values.Max():F1}", suffix == "" ? "" : $"{(plain / Median(values) - 1) * 100:+0.0;-0.0} % time");
                 Add($"pp{p}", prefill, plainPrefill);
                 if (g > 0) Add($"tg{g}", decode, plainDecode);

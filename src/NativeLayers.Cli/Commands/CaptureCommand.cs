@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using NativeLayers.Loading;
 using NativeLayers.Runtime.Capture;
+using NativeLayers.Runtime.Hooks;
 using Spectre.Console;
 
 namespace NativeLayers.Cli.Commands;
@@ -17,7 +18,7 @@ public static class CaptureCommand
         var input = new Option<string>("--input", "-i") { Description = "Prompts: JSONL ({\"text\": ...} per line) or plain text, one prompt a line.", Required = true };
         var points = new Option<string>("--points") { Description = "Hook points: resid_post, resid_pre, attn_out, mlp_out, resid_mid, embed, final_normalized, or full names (blocks.3.hook_resid_post).", DefaultValueFactory = _ => "resid_post" };
         var layers = new Option<string>("--layers") { Description = "Blocks: all, or a list of layers and ranges (0-3,7,-1).", DefaultValueFactory = _ => "all" };
-        var positions = new Option<string>("--positions") { Description = "all or last (token).", DefaultValueFactory = _ => "all" };
+        var positions = new Option<string>("--positions") { Description = "all, last, first, prompt or from:P (tokens of each prompt to keep).", DefaultValueFactory = _ => "all" };
         var reduce = new Option<string>("--reduce") { Description = "none (one row per token), mean or last (one row per prompt).", DefaultValueFactory = _ => "none" };
         var output = new Option<string>("--out", "-o") { Description = "Output folder (manifest.json + shard-NNNNN.safetensors); rerun to resume.", Required = true };
         var batch = new Option<int>("--batch", "-b") { Description = "Prompts per forward call.", DefaultValueFactory = _ => 8 };
@@ -33,12 +34,7 @@ public static class CaptureCommand
             var plan = new CapturePlan
             {
                 Hooks = CapturePlan.ParseHooks(parse.GetValue(points)!, parse.GetValue(layers)!, m.Layers),
-                Positions = parse.GetValue(positions) switch
-                {
-                    "all" => CapturePositions.All,
-                    "last" => CapturePositions.Last,
-                    var p => throw new NativeLayersException($"--positions must be all or last, got '{p}'."),
-                },
+                Tokens = ParsePositions(parse.GetValue(positions)!),
                 Reduction = parse.GetValue(reduce) switch
                 {
                     "none" => Reduction.None,
@@ -87,5 +83,17 @@ public static class CaptureCommand
             return 0;
         });
         return command;
+    }
+
+    private static TokenSelection ParsePositions(string text)
+    {
+        try
+        {
+            return TokenSelection.Parse(text);
+        }
+        catch (NativeLayersException e)
+        {
+            throw new NativeLayersException($"--positions: {e.Message}");
+        }
     }
 }

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using NativeLayers.Loading;
 using NativeLayers.Runtime;
-using NativeLayers.Runtime.Device;
+using NativeLayers.Backends;
 using Spectre.Console;
 
 namespace NativeLayers.Cli.Commands;
@@ -21,9 +21,13 @@ public static class VerifyCommand
         command.SetAction(parse =>
         {
             string dir = parse.GetValue(model)!;
-            var target = ComputeDevices.Parse(parse.GetValue(device)!);
+            var target = BackendChoice.Resolve(parse.GetValue(device)!);
+            if (target == DeviceKind.Cpu)
+                throw new NativeLayersException(parse.GetResult(device) is { Implicit: false }
+                    ? "verify compares a device with the CPU backend; --device cpu would compare the CPU backend with itself. Use --device cuda or ilgpu-cpu."
+                    : "no CUDA device is available, so --device auto means the CPU backend, which verify would compare with itself. Use --device ilgpu-cpu to check the GPU kernels on the CPU.");
             using var cpu = Transformer.Load(dir);
-            using var other = Transformer.Load(dir, new RuntimeOptions { Device = target });
+            using var other = Transformer.Load(dir, BackendChoice.Options(target, 0));
             var random = new Random(11);
             int n = parse.GetValue(tokens), b = parse.GetValue(batch);
             if (n < 1 || b < 1) throw new NativeLayersException("--tokens and --batch must be ≥ 1.");
@@ -31,7 +35,7 @@ public static class VerifyCommand
             var expected = cpu.Forward(inputs);
             var actual = other.Forward(inputs);
             var table = new Table().Border(TableBorder.Rounded)
-                .Title($"{ComputeDevices.Name(other.ComputeDevice)} vs cpu, {b} sequences of up to {n} tokens")
+                .Title($"{DeviceKinds.Name(other.Device)} vs cpu, {b} sequences of up to {n} tokens")
                 .AddColumns("tensor", "max |Δ|", "max |cpu|", "relative");
             double worst = 0;
             void Compare(string name, ReadOnlySpan<float> e, ReadOnlySpan<float> a)

@@ -3,20 +3,17 @@ using NativeLayers.Runtime.Hooks;
 
 namespace NativeLayers.Runtime.Capture;
 
-/// <summary>What to keep of each sequence: every token, the last one, or tokens picked by a mask.</summary>
-public enum CapturePositions { All, Last, Mask }
-
-/// <summary>How the kept tokens of a sequence become rows: one row each, their mean, or the last one.</summary>
-public enum Reduction { None, Mean, Last }
-
-/// <summary>Points, positions and reduction of a capture. Layers are resolved against the model when it runs.</summary>
+/// <summary>Points, tokens and reduction of a capture. Layers are resolved against the model when it runs.</summary>
 public sealed record CapturePlan
 {
     public required IReadOnlyList<HookId> Hooks { get; init; }
-    public CapturePositions Positions { get; init; } = CapturePositions.All;
-    /// <summary>With <see cref="CapturePositions.Mask"/>: one bool per token per sequence.</summary>
-    public IReadOnlyList<bool[]>? Mask { get; init; }
+    /// <summary>Which tokens of each sequence are kept (all, last, first, a mask, explicit positions, ...).</summary>
+    public TokenSelection Tokens { get; init; } = TokenSelection.All;
     public Reduction Reduction { get; init; } = Reduction.None;
+
+    /// <summary>Hooks for residual slots 0..L (slot 0 = hook_embed, slot l + 1 = blocks.l.hook_resid_post).</summary>
+    public static IReadOnlyList<HookId> SlotHooks(IEnumerable<int> slots) =>
+        slots.Select(s => s == 0 ? HookId.Embed : HookId.ResidPost(s - 1)).ToList();
 
     /// <summary>Hooks from short point names and a layer list ("resid_post,attn_out" × "0-3,-1"); embed and final_normalized need no layers.</summary>
     public static IReadOnlyList<HookId> ParseHooks(string points, string layers, int modelLayers)
@@ -40,8 +37,11 @@ public sealed record CapturePlan
     }
 }
 
-/// <summary>Rows captured at one point: [Rows, Width]; RowsPerSequence says which rows belong to which sequence.</summary>
-public sealed record CapturedTensor(HookId Hook, float[] Data, int Rows, int Width, int[] RowsPerSequence)
+/// <summary>
+/// Rows captured at one point: [Rows, Width]; RowsPerSequence says which rows belong to which sequence, RowPositions
+/// the position each row was read at (a reduced row: the last position it covers).
+/// </summary>
+public sealed record CapturedTensor(HookId Hook, float[] Data, int Rows, int Width, int[] RowsPerSequence, int[] RowPositions)
 {
     public ReadOnlySpan<float> Row(int row) => Data.AsSpan(row * Width, Width);
 }

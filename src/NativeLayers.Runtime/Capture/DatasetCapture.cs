@@ -41,8 +41,8 @@ public static class DatasetCapture
             throw new NativeLayersException("batch size and prompts per shard must be at least 1.");
         if (options.DType is not (DType.F32 or DType.F16 or DType.BF16))
             throw new NativeLayersException($"captures are stored as F32, F16 or BF16, not {options.DType}.");
-        if (plan.Positions == CapturePositions.Mask)
-            throw new NativeLayersException("dataset capture takes positions all or last; masks are for in-memory captures.");
+        if (plan.Tokens.Kind is TokenSelectionKind.Mask or TokenSelectionKind.Explicit)
+            throw new NativeLayersException("dataset capture selects tokens by rule (all, last, first, ...); masks and explicit positions are for in-memory captures.");
         for (int i = 0; i < prompts.Count; i++)
             if (prompts[i].Length == 0) throw new NativeLayersException($"prompt {i} has no tokens.");
         Directory.CreateDirectory(directory);
@@ -87,17 +87,15 @@ public static class DatasetCapture
             var batch = Enumerable.Range(first + start, Math.Min(options.BatchSize, count - start)).Select(i => prompts[i]).ToArray();
             var captured = Capturer.Run(model, batch, plan);
             foreach (var (hook, tensor) in captured) rows[hook].AddRange(tensor.Data);
-            for (int s = 0; s < batch.Length; s++)
+            var layout = captured[plan.Hooks[0]];
+            for (int s = 0, row = 0; s < batch.Length; s++)
             {
-                int prompt = first + start + s, length = batch[s].Length;
-                tokenCounts.Add(length);
-                if (plan.Reduction != Reduction.None || plan.Positions == CapturePositions.Last)
+                tokenCounts.Add(batch[s].Length);
+                for (int r = 0; r < layout.RowsPerSequence[s]; r++, row++)
                 {
-                    promptIndex.Add(prompt);
-                    position.Add(length - 1);
+                    promptIndex.Add(first + start + s);
+                    position.Add(layout.RowPositions[row]);
                 }
-                else
-                    for (int t = 0; t < length; t++) { promptIndex.Add(prompt); position.Add(t); }
             }
             onBatch(start + batch.Length);
         }
@@ -144,7 +142,7 @@ public static class DatasetCapture
         using var sha = SHA256.Create();
         var text = new StringBuilder()
             .Append(Path.GetFullPath(model.Folder.Directory)).Append('|').Append(string.Join(",", plan.Hooks.Select(h => h.Name)))
-            .Append('|').Append(plan.Positions).Append('|').Append(plan.Reduction).Append('|').Append(options.DType)
+            .Append('|').Append(plan.Tokens).Append('|').Append(plan.Reduction).Append('|').Append(options.DType)
             .Append('|').Append(options.PromptsPerShard).Append('|');
         foreach (var p in prompts) text.Append(string.Join(",", p)).Append(';');
         return Convert.ToHexString(sha.ComputeHash(Encoding.UTF8.GetBytes(text.ToString())))[..16];
@@ -182,10 +180,10 @@ public static class DatasetCapture
             ["d_model"] = model.Width,
             ["layers"] = model.Layers,
             ["points"] = new JsonArray(plan.Hooks.Select(h => (JsonNode)h.Name).ToArray()),
-            ["positions"] = plan.Positions.ToString().ToLowerInvariant(),
+            ["positions"] = plan.Tokens.ToString(),
             ["reduction"] = plan.Reduction.ToString().ToLowerInvariant(),
             ["dtype"] = options.DType.ToString(),
-            ["rows_are"] = plan.Reduction == Reduction.None && plan.Positions == CapturePositions.All ? "tokens" : "prompts",
+            ["rows_are"] = plan.Reduction == Reduction.None && plan.Tokens.Kind == TokenSelectionKind.All ? "tokens" : "prompts",
             ["prompt_count"] = promptCount,
             ["prompts_per_shard"] = options.PromptsPerShard,
             ["total_tokens"] = shards.Values.Sum(s => (long)s["tokens"]!),

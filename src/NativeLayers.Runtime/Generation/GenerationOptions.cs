@@ -12,7 +12,7 @@ public sealed record GenerationOptions
     public int Seed { get; init; }
     /// <summary>Tokens that end a sequence; null = the model's EOS ids (generation_config.json, then config.json).</summary>
     public IReadOnlyCollection<int>? StopTokens { get; init; }
-    /// <summary>Steering applied to every prompt (prefill and decode; see <see cref="Hooks.Positions"/> to limit it).</summary>
+    /// <summary>Steering applied to every prompt (prefill and decode; see <see cref="Hooks.TokenSelection"/> to limit it).</summary>
     public Hooks.SteeringPlan? Steering { get; init; }
     /// <summary>A plan (or null) per prompt; overrides <see cref="Steering"/>.</summary>
     public IReadOnlyList<Hooks.SteeringPlan?>? PromptSteering { get; init; }

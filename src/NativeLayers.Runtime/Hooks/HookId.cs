@@ -88,6 +88,15 @@ public readonly record struct HookId(HookPoint Point, int Layer)
         return new HookId(point, ResolveLayer(int.Parse(m.Groups[1].Value), layers, name));
     }
 
+    /// <summary>Rejects a point the model does not have (layer out of range, resid_mid in parallel blocks).</summary>
+    public static void RequireExists(HookId hook, Models.ModelShape shape, string context)
+    {
+        if (!hook.IsModelLevel && (hook.Layer < 0 || hook.Layer >= shape.Layers))
+            throw new NativeLayersException($"{context} {hook.Name}: layer {hook.Layer} is out of range; this model has blocks 0..{shape.Layers - 1}.");
+        if (hook.Point == HookPoint.ResidMid && shape.Layout == Models.BlockLayout.Parallel)
+            throw new NativeLayersException($"{hook.Name} does not exist in parallel-residual blocks ({shape.ModelType}).");
+    }
+
     public static int ResolveLayer(int layer, int layers, string context)
     {
         int resolved = layer < 0 ? layers + layer : layer;

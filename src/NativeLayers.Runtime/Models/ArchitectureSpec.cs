@@ -1,8 +1,7 @@
+using NativeLayers.Backends;
 using NativeLayers.Loading;
 
 namespace NativeLayers.Runtime.Models;
-
-public enum NormKind { RmsNorm, LayerNorm }
 
 /// <summary>Where the norms sit and how the two sub-layers meet the residual stream.</summary>
 public enum BlockLayout
@@ -17,7 +16,7 @@ public enum BlockLayout
 
 /// <summary>
 /// What distinguishes one architecture's block from another's: the recipe reads a config into this, and the one
-/// generic block in <see cref="Transformer"/> runs it.
+/// generic block (ForwardPass/TransformerBlock) runs it.
 /// </summary>
 public sealed record ArchitectureSpec
 {

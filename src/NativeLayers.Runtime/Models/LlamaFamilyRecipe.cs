@@ -1,3 +1,4 @@
+using NativeLayers.Backends;
 using NativeLayers.Loading;
 
 namespace NativeLayers.Runtime.Models;

@@ -1,45 +1,6 @@
 using NativeLayers.Backends;
-using NativeLayers.Backends.Cpu;
 
 namespace NativeLayers.Runtime.Models;
-
-/// <summary>
-/// A linear layer whose weight may be stored as several tensors stacked along the output dimension (q, k, v
-/// written into one fused buffer; gate and up likewise) or as one fused tensor. Bias is optional.
-/// </summary>
-public sealed unsafe class Linear
-{
-    public WeightMatrix[] Parts { get; }
-    public PinnedBuffer? Bias { get; }
-    public int InFeatures { get; }
-    public int OutFeatures { get; }
-
-    public Linear(WeightMatrix[] parts, PinnedBuffer? bias)
-    {
-        Parts = parts;
-        Bias = bias;
-        InFeatures = parts[0].Cols;
-        OutFeatures = parts.Sum(p => p.Rows);
-    }
-
-    public long ByteLength => Parts.Sum(p => p.ByteLength);
-
-    /// <summary>y[rows, OutFeatures] (+)= x[rows, InFeatures] · Wᵀ + b (b = <paramref name="bias"/> when given, else the layer's own).</summary>
-    public void Apply(WorkerPool pool, float* x, int xStride, int rows, float* y, int yStride, bool accumulate = false, PinnedBuffer? bias = null)
-    {
-        var b = bias ?? Bias;
-        int offset = 0;
-        foreach (var part in Parts)
-        {
-            float* partBias = b == null ? null : b.Pointer + offset;
-            MatMul.Run(pool, x, xStride, rows, part, partBias, y + offset, yStride, accumulate);
-            offset += part.Rows;
-        }
-    }
-}
-
-/// <summary>Norm parameters; RMSNorm has no bias. Gemma's (1 + w) is folded into Weight at load.</summary>
-public sealed record NormWeights(PinnedBuffer Weight, PinnedBuffer? Bias);
 
 public sealed class BlockWeights
 {

@@ -1,6 +1,6 @@
 using NativeLayers.Loading;
 
-namespace NativeLayers.Runtime;
+namespace NativeLayers.Backends;
 
 /// <summary>
 /// cos/sin of position · inv_freq for every position, computed in float32 the way Hugging Face does
@@ -61,6 +61,10 @@ public sealed unsafe class RopeTable
             Positions = capacity;
         }
     }
+
+    /// <summary>[Positions, Half] cos values, row per position.</summary>
+    public ReadOnlySpan<float> CosTable => _cos.Array.AsSpan(0, Positions * Half);
+    public ReadOnlySpan<float> SinTable => _sin.Array.AsSpan(0, Positions * Half);
 
     public float* Cos(int position) => _cos.Pointer + (long)position * Half;
     public float* Sin(int position) => _sin.Pointer + (long)position * Half;

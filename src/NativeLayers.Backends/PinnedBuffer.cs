@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 
-namespace NativeLayers.Runtime;
+namespace NativeLayers.Backends;
 
 /// <summary>A float array on the pinned heap, so kernels can take its address without fixed blocks.</summary>
 public sealed unsafe class PinnedBuffer

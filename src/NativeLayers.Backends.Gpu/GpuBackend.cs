@@ -1,0 +1,255 @@
+using ILGPU;
+using ILGPU.Runtime;
+using NativeLayers.Backends.Gpu.Kernels;
+using NativeLayers.Loading;
+
+namespace NativeLayers.Backends.Gpu;
+
+/// <summary>
+/// The ILGPU provider of the forward-pass ops (CUDA, or ILGPU's CPU accelerator for tests): weights are uploaded once
+/// in their stored dtype on first use, KV caches and scratch live on the device, and per-call index tables (ids,
+/// positions, rows) are uploaded as the ops need them.
+/// </summary>
+public sealed class GpuBackend : IComputeBackend
+{
+    private sealed record DeviceNorm(MemoryBuffer1D<float, Stride1D.Dense> Weight, MemoryBuffer1D<float, Stride1D.Dense>? Bias);
+
+    private readonly GpuDevice _gpu;
+    private readonly Dictionary<(nint Data, int Rows), GpuMatrix> _matrices = new();
+    private readonly Dictionary<PinnedBuffer, MemoryBuffer1D<float, Stride1D.Dense>> _vectors = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<string, MemoryBuffer1D<int, Stride1D.Dense>> _ints = new();
+    private readonly Dictionary<string, MemoryBuffer1D<float, Stride1D.Dense>> _floats = new();
+    private RopeTable? _ropeTable;
+    private int _ropePositions;
+    private MemoryBuffer1D<float, Stride1D.Dense>? _cos, _sin;
+    private ForwardBatch? _positionsFor;
+    private ArrayView<int> _positions;
+
+    public GpuBackend(DeviceKind kind)
+    {
+        _gpu = new GpuDevice(kind);
+    }
+
+    /// <summary>True when a CUDA device and driver are usable.</summary>
+    public static bool CudaAvailable => GpuDevice.CudaAvailable;
+
+    /// <summary>auto → cuda when a GPU is present, else cpu; every other kind as it is.</summary>
+    public static DeviceKind Resolve(DeviceKind kind) => kind == DeviceKind.Auto ? (CudaAvailable ? DeviceKind.Cuda : DeviceKind.Cpu) : kind;
+
+    public GpuDevice Device => _gpu;
+    public DeviceKind Kind => _gpu.Kind;
+    public int Threads => 1;
+    public ConstantCache Constants { get; } = new();
+
+    // ---------------------------------------------------------------- memory
+
+    public BackendBuffer Allocate(long length) => new GpuBuffer(_gpu.Allocate<float>(Math.Max(1, length)));
+    public BackendBuffer? WrapHost(PinnedBuffer host) => null;
+
+    public void Upload(ReadOnlySpan<float> source, BufferView destination)
+    {
+        if (source.Length == 0) return;
+        _gpu.Synchronize();
+        GpuBuffer.View(destination, source.Length).CopyFromCPU(source);
+    }
+
+    public void Download(BufferView source, Span<float> destination)
+    {
+        if (destination.Length == 0) return;
+        _gpu.Synchronize();
+        GpuBuffer.View(source, destination.Length).CopyToCPU(destination);
+    }
+
+    public KvCache CreateKvCache(int layers, int width, int expectedPositions) => new GpuKvCache(_gpu, layers, width, expectedPositions);
+
+    private unsafe GpuMatrix Matrix(WeightMatrix m)
+    {
+        if (!_matrices.TryGetValue(((nint)m.Data, m.Rows), out var matrix))
+            _matrices[((nint)m.Data, m.Rows)] = matrix = _gpu.UploadMatrix(new ReadOnlySpan<byte>(m.Data, checked((int)m.ByteLength)), m.DType, m.Rows, m.Cols);
+        return matrix;
+    }
+
+    private ArrayView<float> Vector(PinnedBuffer values)
+    {
+        if (!_vectors.TryGetValue(values, out var buffer)) _vectors[values] = buffer = _gpu.Upload<float>(values.Span);
+        return buffer.View;
+    }
+
+    private ArrayView<int> Ints(string name, ReadOnlySpan<int> values)
+    {
+        if (!_ints.TryGetValue(name, out var b) || b.Length < values.Length)
+        {
+            b?.Dispose();
+            _ints[name] = b = _gpu.Allocate<int>(Math.Max(1, values.Length));
+        }
+        var view = b.View.AsContiguous().SubView(0, values.Length);
+        _gpu.Synchronize(); // the previous launch reading this table is done before it is overwritten
+        if (values.Length > 0) view.CopyFromCPU(values);
+        return view;
+    }
+
+    private ArrayView<float> Floats(string name, ReadOnlySpan<float> values)
+    {
+        var view = Scratch(name, values.Length);
+        _gpu.Synchronize();
+        if (values.Length > 0) view.SubView(0, values.Length).CopyFromCPU(values);
+        return view;
+    }
+
+    private ArrayView<float> Scratch(string name, long length)
+    {
+        if (!_floats.TryGetValue(name, out var b) || b.Length < length)
+        {
+            b?.Dispose();
+            _floats[name] = b = _gpu.Allocate<float>(Math.Max(1, length));
+        }
+        return b.View.AsContiguous().SubView(0, Math.Max(1, length));
+    }
+
+    private ArrayView<int> Positions(ForwardBatch batch)
+    {
+        if (!ReferenceEquals(_positionsFor, batch))
+        {
+            _positions = Ints("positions", batch.Positions);
+            _positionsFor = batch;
+        }
+        return _positions;
+    }
+
+    private static ResidualDims Dims(int rows, int width, int entries) =>
+        new() { Rows = rows, Width = width, TargetStride = width, ResidualStride = width, DeltaStride = width, EntriesPerRow = entries };
+
+    // ---------------------------------------------------------------- ops
+
+    public void Gather(WeightMatrix table, ReadOnlySpan<int> ids, BufferView output, float scale, bool accumulate)
+    {
+        var idView = Ints("ids", ids);
+        int width = table.Cols;
+        if (!accumulate)
+        {
+            _gpu.Embed(idView, Matrix(table), GpuBuffer.View(output), width, scale);
+            return;
+        }
+        var extra = Scratch("gather_extra", (long)ids.Length * width);
+        _gpu.Embed(idView, Matrix(table), extra, width, scale);
+        _gpu.ResidualAdd(GpuBuffer.View(output), GpuBuffer.View(output), extra, default, default, default, Dims(ids.Length, width, 0));
+    }
+
+    public void Norm(NormKind kind, NormWeights weights, float eps, BufferView x, BufferView y, int rows, int width)
+    {
+        if (kind == NormKind.RmsNorm) _gpu.RmsNorm(GpuBuffer.View(x), width, GpuBuffer.View(y), width, rows, width, Vector(weights.Weight), eps);
+        else _gpu.LayerNorm(GpuBuffer.View(x), width, GpuBuffer.View(y), width, rows, width, Vector(weights.Weight),
+            weights.Bias is { } b ? Vector(b) : default, eps);
+    }
+
+    public void Linear(Linear layer, BufferView x, int xStride, int rows, BufferView y, int yStride, bool accumulate, BackendBuffer? bias = null)
+    {
+        var biasView = bias != null ? GpuBuffer.View(bias) : layer.Bias is { } b ? Vector(b) : default;
+        int offset = 0;
+        foreach (var part in layer.Parts)
+        {
+            var partBias = biasView.Length > 0 ? biasView.SubView(offset, part.Rows) : default;
+            _gpu.MatMul(GpuBuffer.View(x), xStride, rows, Matrix(part), partBias, GpuBuffer.View(y.At(offset)), yStride, accumulate);
+            offset += part.Rows;
+        }
+    }
+
+    public void RotateAndAppend(ForwardBatch batch, int layer, BufferView qkv, AttentionShape shape, int rotaryDim, RopeTable? rope)
+    {
+        var rows = GpuBuffer.View(qkv);
+        int stride = shape.QkvStride;
+        if (rope != null)
+        {
+            EnsureRope(rope);
+            var positions = Positions(batch);
+            _gpu.Rope(rows, positions, _cos!.View, _sin!.View, new RopeDims { Rows = batch.Rows, Heads = shape.Heads, HeadDim = shape.HeadDim, RotaryDim = rotaryDim, RowStride = stride, RowOffset = 0 });
+            _gpu.Rope(rows, positions, _cos!.View, _sin!.View, new RopeDims { Rows = batch.Rows, Heads = shape.KvHeads, HeadDim = shape.HeadDim, RotaryDim = rotaryDim, RowStride = stride, RowOffset = shape.QueryWidth });
+        }
+        for (int s = 0; s < batch.Sequences.Count; s++)
+        {
+            var seq = batch.Sequences[s];
+            if (seq.Count == 0) continue;
+            var cache = (GpuKvCache)batch.Caches[s];
+            var rowList = Ints("kv_rows", Enumerable.Range(seq.FirstRow, seq.Count).ToArray());
+            long at = (long)seq.FirstPosition * shape.KvStride;
+            _gpu.CaptureRows(rows.SubView(shape.QueryWidth), stride, shape.KvStride, rowList, cache.Keys(layer), at);
+            _gpu.CaptureRows(rows.SubView(shape.QueryWidth + shape.KvStride), stride, shape.KvStride, rowList, cache.Values(layer), at);
+        }
+    }
+
+    private void EnsureRope(RopeTable rope)
+    {
+        if (ReferenceEquals(rope, _ropeTable) && rope.Positions <= _ropePositions) return;
+        _cos?.Dispose();
+        _sin?.Dispose();
+        _cos = _gpu.Upload(rope.CosTable);
+        _sin = _gpu.Upload(rope.SinTable);
+        _ropeTable = rope;
+        _ropePositions = rope.Positions;
+    }
+
+    public void Attention(ForwardBatch batch, int layer, BufferView qkv, AttentionShape shape, BufferView output)
+    {
+        var dims = new AttentionDims
+        {
+            Heads = shape.Heads, KvHeads = shape.KvHeads, HeadDim = shape.HeadDim,
+            QStride = shape.QkvStride, OutStride = shape.QueryWidth, KvStride = shape.KvStride, QOffset = 0, OutOffset = 0, KvOffset = 0,
+            Scale = shape.Scale, Causal = shape.Causal ? 1 : 0, Window = shape.SlidingWindow ?? -1,
+        };
+        for (int s = 0; s < batch.Sequences.Count; s++)
+        {
+            var seq = batch.Sequences[s];
+            if (seq.Count == 0) continue;
+            var cache = (GpuKvCache)batch.Caches[s];
+            var descriptor = Ints("attention_sequence", [seq.FirstRow, seq.Count, seq.FirstPosition, 0]);
+            _gpu.Attention(GpuBuffer.View(qkv), cache.Keys(layer), cache.Values(layer), GpuBuffer.View(output), descriptor, 1, seq.Count, dims);
+        }
+    }
+
+    public void Activate(Activation activation, BufferView values, int stride, int rows, int width) =>
+        _gpu.Activate(activation, GpuBuffer.View(values), stride, rows, width);
+
+    public void ActivateGated(Activation activation, BufferView fused, BufferView output, int rows, int width)
+    {
+        var gate = GpuBuffer.View(fused);
+        _gpu.ActivateGated(activation, gate, 2 * width, gate.SubView(width), 2 * width, GpuBuffer.View(output), width, rows, width);
+    }
+
+    public void ResidualAdd(BufferView target, BufferView residual, BufferView? delta, RowSteering? steering, int rows, int width)
+    {
+        var deltaView = delta is { } d ? GpuBuffer.View(d) : default;
+        if (steering == null)
+        {
+            _gpu.ResidualAdd(GpuBuffer.View(target), GpuBuffer.View(residual), deltaView, default, default, default, Dims(rows, width, 0));
+            return;
+        }
+        _gpu.ResidualAdd(GpuBuffer.View(target), GpuBuffer.View(residual), deltaView, Ints("steer_index", steering.Indices),
+            Floats("steer_coef", steering.Coefficients), Floats("steer_table", steering.Vectors), Dims(rows, width, steering.Entries));
+    }
+
+    public void ProjectOut(BufferView x, int width, ReadOnlySpan<float> direction, ReadOnlySpan<int> rows)
+    {
+        if (rows.Length == 0) return;
+        int last = 0;
+        foreach (int r in rows) last = Math.Max(last, r);
+        var rowDirection = new int[last + 1];
+        Array.Fill(rowDirection, -1);
+        foreach (int r in rows) rowDirection[r] = 0;
+        _gpu.ProjectOut(GpuBuffer.View(x), width, rowDirection.Length, width, Floats("ablate_direction", direction), Ints("ablate_rows", rowDirection));
+    }
+
+    public void GatherRows(BufferView source, int width, ReadOnlySpan<int> rows, BufferView destination) =>
+        _gpu.CaptureRows(GpuBuffer.View(source), width, width, Ints("gather_rows", rows), GpuBuffer.View(destination));
+
+    public void Dispose()
+    {
+        Constants.Dispose();
+        foreach (var b in _ints.Values) b.Dispose();
+        foreach (var b in _floats.Values) b.Dispose();
+        foreach (var m in _matrices.Values) m.Dispose();
+        foreach (var v in _vectors.Values) v.Dispose();
+        _cos?.Dispose();
+        _sin?.Dispose();
+        _gpu.Dispose();
+    }
+}
