@@ -1,6 +1,8 @@
 using NativeLayers.Analysis.Linalg;
+using NativeLayers.Analysis.Similarity;
 using NativeLayers.Loading;
 using NativeLayers.Runtime;
+using NativeLayers.Runtime.Hooks;
 
 namespace NativeLayers.Analysis.Metrics;
 
@@ -83,9 +85,7 @@ public static class LayerMetrics
             {
                 int count = Math.Min(options.BatchSize, n - start);
                 var batch = ids.AsSpan(start, count).ToArray();
-                var result = model.Forward(batch, LogitsMode.None);
-                var stream = result.Residual;
-                float[][]? lastNormed = paper ? Enumerable.Range(0, count).Select(s => model.FinalNorm(stream.SequenceSlot(slots - 1, s))).ToArray() : null;
+                var captured = LayerActivations.CaptureSlots(model, batch, Enumerable.Range(0, slots).ToArray(), paper, TokenRows.EveryToken);
                 var pe = new double[count, slots];
                 var peNorm = new double[count, slots, EntropyNormalizations.All.Length];
                 var curv = new double[count, slots];
@@ -93,8 +93,7 @@ public static class LayerMetrics
                 {
                     int s = item / slots, slot = item % slots;
                     int t = batch[s].Length;
-                    ReadOnlySpan<float> rows = lastNormed != null && slot == slots - 1 ? lastNormed[s] : stream.SequenceSlot(slot, s);
-                    var z = Matrix.FromFloats(t, d, rows);
+                    var z = Matrix.FromFloats(t, d, captured[slot].SequenceRows(s));
                     pe[s, slot] = double.NaN;
                     curv[s, slot] = double.NaN;
                     Matrix? zt = null;
@@ -285,8 +284,7 @@ public static class LayerMetrics
                     var tokens = model.Tokenizer.Encode(copy);
                     seqs.Add(options.MaxTokens > 0 && tokens.Length > options.MaxTokens ? tokens[..options.MaxTokens] : tokens);
                 }
-            var stream = model.Forward(seqs, LogitsMode.None).Residual;
-            float[][]? lastNormed = paper ? Enumerable.Range(0, seqs.Count).Select(s => model.FinalNorm(stream.SequenceSlot(slots - 1, s))).ToArray() : null;
+            var captured = LayerActivations.CaptureSlots(model, seqs, Enumerable.Range(0, slots).ToArray(), paper, TokenRows.EveryToken);
             // Pooled copy embeddings: [prompt][slot] → J×D.
             var pooled = new Matrix[count, slots];
             var ok = new bool[count];
@@ -299,8 +297,7 @@ public static class LayerMetrics
                 {
                     int s = p * j + c;
                     int t = seqs[s].Length;
-                    ReadOnlySpan<float> rows = lastNormed != null && slot == slots - 1 ? lastNormed[s] : stream.SequenceSlot(slot, s);
-                    var z = Matrix.FromFloats(t, d, rows);
+                    var z = Matrix.FromFloats(t, d, captured[slot].SequenceRows(s));
                     double[] row;
                     if (paper) row = t >= 2 ? Preprocessing.MeanPool(Preprocessing.TokenNorm(z, MetricMode.PaperCompat)) : Enumerable.Repeat(double.NaN, d).ToArray();
                     else

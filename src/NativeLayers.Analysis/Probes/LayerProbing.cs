@@ -2,14 +2,15 @@ using NativeLayers.Analysis.Linalg;
 using NativeLayers.Analysis.Similarity;
 using NativeLayers.Loading;
 using NativeLayers.Runtime;
+using NativeLayers.Runtime.Hooks;
 
 namespace NativeLayers.Analysis.Probes;
 
 /// <summary>Settings of per-layer probing.</summary>
 public sealed record LayerProbeOptions
 {
-    /// <summary>Pooled (mean over tokens, default) or Last (last token); one row per prompt.</summary>
-    public RowMode Mode { get; init; } = RowMode.Pooled;
+    /// <summary>The mean over tokens (default) or the last token; one row per prompt.</summary>
+    public TokenRows Rows { get; init; } = TokenRows.MeanOfTokens;
     /// <summary>Slots 0..L to probe; null = all.</summary>
     public IReadOnlyList<int>? Slots { get; init; }
     public double HeldOutFraction { get; init; } = 0.25;
@@ -37,13 +38,13 @@ public static class LayerProbing
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(data);
         options ??= new LayerProbeOptions();
-        if (options.Mode == RowMode.Tokens) throw new NativeLayersException("probes take one row per prompt: use pooled or last.");
+        if (!options.Rows.OneRowPerSequence) throw new NativeLayersException("probes take one row per prompt: use pooled (mean) or last.");
         if (!model.HasTokenizer) throw new NativeLayersException($"{model.Folder.Directory} has no tokenizer to encode the texts.");
         var prompts = data.Select(d => model.Tokenizer.Encode(d.Text)).ToArray();
         progress?.Report(("activations", 0));
         var slots = options.Slots ?? Enumerable.Range(0, model.Layers + 1).ToArray();
         var features = LayerActivations.Collect(model, prompts,
-            new ActivationOptions { Mode = options.Mode, Slots = slots, BatchSize = options.BatchSize },
+            new ActivationOptions { Rows = options.Rows, Slots = slots, BatchSize = options.BatchSize },
             new Progress<int>(done => progress?.Report(("activations", 0.5 * done / prompts.Length))));
         return Run(features, slots, data.Select(d => d.Label).ToArray(), options, progress);
     }

@@ -3,7 +3,7 @@ namespace NativeLayers.Analysis.Steering;
 /// <summary>
 /// Descriptive metadata of a <see cref="SteeringVectorSet"/>. All fields are optional strings so that files written by
 /// other tools load; <see cref="Method"/> normally holds a <see cref="Vectors.SteeringMethod"/> name,
-/// <see cref="Position"/> a <see cref="Vectors.ReadPosition"/> name, and <see cref="HookPoint"/> the residual point the
+/// <see cref="Position"/> the read position (<see cref="Vectors.ContrastiveExtraction.MetadataName"/>), and <see cref="HookPoint"/> the residual point the
 /// vectors were read from and are added to (<see cref="ResidPost"/>: block k's output, R[k+1]).
 /// </summary>
 public sealed record SteeringVectorMetadata

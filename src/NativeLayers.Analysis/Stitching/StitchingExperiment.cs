@@ -2,6 +2,7 @@ using NativeLayers.Analysis.Linalg;
 using NativeLayers.Analysis.Similarity;
 using NativeLayers.Loading;
 using NativeLayers.Runtime;
+using NativeLayers.Runtime.Hooks;
 
 namespace NativeLayers.Analysis.Stitching;
 
@@ -79,7 +80,7 @@ public static class StitchingExperiment
         if (heldOut.All(s => s.Length < 2)) throw new NativeLayersException("the held-out texts need at least two tokens to measure a next-token loss.");
 
         progress?.Report(("activations", 0));
-        var collect = new ActivationOptions { Mode = RowMode.Tokens, BatchSize = options.BatchSize };
+        var collect = new ActivationOptions { Rows = TokenRows.EveryToken, BatchSize = options.BatchSize };
         var trainA = LayerActivations.Collect(a, train, collect with { Slots = slotsA });
         var trainB = LayerActivations.Collect(b, train, collect with { Slots = slotsB });
         var testA = LayerActivations.Collect(a, heldOut, collect with { Slots = slotsA });

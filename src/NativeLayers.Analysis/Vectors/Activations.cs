@@ -44,7 +44,7 @@ public static class Activations
     }
 
     /// <summary>
-    /// For <see cref="ReadPosition.AllTokens"/> rows: drops the pairs whose difference is (near) zero, i.e. every
+    /// For every-token rows (llama.cpp's cvector-generator reads every position): drops the pairs whose difference is (near) zero, i.e. every
     /// |h⁺_ij − h⁻_ij| ≤ <paramref name="epsilon"/> (positions where the two prompts coincide, padding included), as
     /// llama.cpp's cvector-generator does. Returns the kept rows and how many pairs were dropped.
     /// </summary>

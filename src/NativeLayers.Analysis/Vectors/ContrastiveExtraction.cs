@@ -10,8 +10,8 @@ namespace NativeLayers.Analysis.Vectors;
 public sealed record ContrastiveExtractionOptions
 {
     public SteeringMethod Method { get; init; } = SteeringMethod.MeanDiff;
-    /// <summary>Last (last token) or Mean (mean over the prompt's tokens).</summary>
-    public ReadPosition Position { get; init; } = ReadPosition.Last;
+    /// <summary>Where each prompt's row is read (§12): its last token (repeng, repana, CAA; the default) or the mean over its tokens (Kannan (b)).</summary>
+    public TokenRows Rows { get; init; } = TokenRows.LastToken;
     /// <summary>Blocks whose output (resid_post) is read; null = all.</summary>
     public IReadOnlyList<int>? Layers { get; init; }
     /// <summary>Fraction of pairs held out for evaluation (every k-th pair, deterministic).</summary>
@@ -33,8 +33,8 @@ public static class ContrastiveExtraction
     public static (SteeringVectorSet Vectors, List<LayerExtraction> Layers) Run(Transformer model, IReadOnlyList<ContrastivePair> pairs,
         ContrastiveExtractionOptions options, IProgress<int>? progress = null)
     {
-        if (options.Position == ReadPosition.AllTokens)
-            throw new NativeLayersException("extraction reads the last token or the mean over tokens; AllTokens is not supported here.");
+        if (!options.Rows.OneRowPerSequence)
+            throw new NativeLayersException("extraction reads one row per prompt (the last token or the mean over tokens), not every token.");
         if (!model.HasTokenizer) throw new NativeLayersException($"{model.Folder.Directory} has no tokenizer to encode the pairs.");
         var layers = options.Layers ?? Enumerable.Range(0, model.Layers).ToArray();
         var positive = Read(model, pairs.Select(p => p.Positive).ToList(), layers, options, progress, 0);
@@ -50,7 +50,7 @@ public static class ContrastiveExtraction
             ModelName = Path.GetFileName(Path.GetFullPath(model.Folder.Directory).TrimEnd('/')),
             ModelType = model.Config.ModelType,
             Method = options.Method.ToString(),
-            Position = options.Position.ToString(),
+            Position = MetadataName(options.Rows),
             HookPoint = SteeringVectorMetadata.ResidPost,
         });
         var results = new List<LayerExtraction>();
@@ -76,7 +76,8 @@ public static class ContrastiveExtraction
         var plan = new CapturePlan
         {
             Hooks = layers.Select(HookId.ResidPost).ToList(),
-            Reduction = options.Position == ReadPosition.Mean ? Reduction.Mean : Reduction.Last,
+            Tokens = options.Rows.Tokens,
+            Reduction = options.Rows.Reduction,
         };
         var rows = layers.ToDictionary(l => l, _ => new List<float>());
         for (int start = 0; start < texts.Count; start += options.BatchSize)
@@ -87,6 +88,10 @@ public static class ContrastiveExtraction
         }
         return rows.ToDictionary(p => p.Key, p => Matrix.FromFloats(texts.Count, model.Width, p.Value.ToArray()));
     }
+
+    /// <summary>The read position as vector files record it ("Last", "Mean", as earlier files do).</summary>
+    public static string MetadataName(TokenRows rows) =>
+        rows == TokenRows.LastToken ? "Last" : rows == TokenRows.MeanOfTokens ? "Mean" : rows.ToString();
 
     private static Matrix Select(Matrix m, int[] rows)
     {

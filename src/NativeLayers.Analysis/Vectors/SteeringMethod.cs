@@ -19,17 +19,6 @@ public enum SteeringMethod
     RepEReading,
 }
 
-/// <summary>Where each activation row was read (§12); recorded in metadata.</summary>
-public enum ReadPosition
-{
-    /// <summary>The last non-pad token (repeng, repana, CAA). The default.</summary>
-    Last,
-    /// <summary>The mean over real tokens (Kannan (b)).</summary>
-    Mean,
-    /// <summary>Every position is a row (llama.cpp cvector-generator).</summary>
-    AllTokens,
-}
-
 /// <summary>How the sign of a PCA direction is chosen (§12).</summary>
 public enum SignRule
 {

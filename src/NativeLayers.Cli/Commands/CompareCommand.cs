@@ -10,6 +10,7 @@ using NativeLayers.Analysis.Stitching;
 using NativeLayers.Loading;
 using NativeLayers.Runtime;
 using NativeLayers.Runtime.Capture;
+using NativeLayers.Runtime.Hooks;
 using Spectre.Console;
 
 namespace NativeLayers.Cli.Commands;
@@ -40,9 +41,9 @@ public static class CompareCommand
             var similarity = ParseMethod(parse.GetValue(method)!);
             var rows = parse.GetValue(mode) switch
             {
-                "tokens" => RowMode.Tokens,
-                "pooled" => RowMode.Pooled,
-                "last" => RowMode.Last,
+                "tokens" => TokenRows.EveryToken,
+                "pooled" => TokenRows.MeanOfTokens,
+                "last" => TokenRows.LastToken,
                 var m => throw new NativeLayersException($"--mode must be tokens, pooled or last, got '{m}'."),
             };
             int limit = parse.GetValue(maxTokens);
@@ -61,7 +62,7 @@ public static class CompareCommand
             var b = bOwned ?? a;
             var idsA = Encode(a, texts, limit);
             var idsB = bOwned == null ? idsA : Encode(b, texts, limit);
-            if (rows == RowMode.Tokens && bOwned != null)
+            if (rows == TokenRows.EveryToken && bOwned != null)
             {
                 if (TokenizerCompatibility.Difference(a, b, texts.Take(4)) is { } why)
                     throw new NativeLayersException($"--mode tokens pairs rows token by token, but the models do not share a tokenizer: {why} Use --mode pooled or last.");
@@ -72,7 +73,7 @@ public static class CompareCommand
             var console = CliApp.Console(parse.InvocationConfiguration.Output);
             var clock = Stopwatch.StartNew();
             SimilarityMatrix? result = null;
-            var activation = new ActivationOptions { Mode = rows, FinalNormLastSlot = parse.GetValue(finalNorm) };
+            var activation = new ActivationOptions { Rows = rows, FinalNormLastSlot = parse.GetValue(finalNorm) };
             console.Progress()
                 .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new SpinnerColumn())
                 .Start(ctx =>
@@ -96,7 +97,7 @@ public static class CompareCommand
             int slotsA = values.GetLength(0), slotsB = values.GetLength(1);
 
             var table = new Table().Border(TableBorder.Rounded)
-                .Title($"{Markup.Escape(parse.GetValue(method)!)} similarity, n = {result.Rows} {(rows == RowMode.Tokens ? "tokens" : "prompts")} (rows: A slots, columns: B slots)");
+                .Title($"{Markup.Escape(parse.GetValue(method)!)} similarity, n = {result.Rows} {(rows == TokenRows.EveryToken ? "tokens" : "prompts")} (rows: A slots, columns: B slots)");
             table.AddColumn("A \\ B");
             for (int j = 0; j < slotsB; j++) table.AddColumn(j.ToString(), c => c.RightAligned());
             for (int i = 0; i < slotsA; i++)

@@ -35,10 +35,10 @@ public static class ProbeCommand
             using var m = CommonOptions.LoadModel(parse.GetValue(model)!, parse.GetValue(threads), parse.GetValue(device)!);
             var options = new LayerProbeOptions
             {
-                Mode = parse.GetValue(position) switch
+                Rows = parse.GetValue(position) switch
                 {
-                    "mean" => RowMode.Pooled,
-                    "last" => RowMode.Last,
+                    "mean" => TokenRows.MeanOfTokens,
+                    "last" => TokenRows.LastToken,
                     var p => throw new NativeLayersException($"--position must be mean or last, got '{p}'."),
                 },
                 Slots = LayerSelection.Parse(parse.GetValue(layers)!, m.Layers + 1),

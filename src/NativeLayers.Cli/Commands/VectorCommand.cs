@@ -30,10 +30,10 @@ public static class VectorCommand
             var options = new ContrastiveExtractionOptions
             {
                 Method = ParseMethod(parse.GetValue(method)!),
-                Position = parse.GetValue(position) switch
+                Rows = parse.GetValue(position) switch
                 {
-                    "last" => ReadPosition.Last,
-                    "mean" => ReadPosition.Mean,
+                    "last" => TokenRows.LastToken,
+                    "mean" => TokenRows.MeanOfTokens,
                     var p => throw new NativeLayersException($"--position must be last or mean, got '{p}'."),
                 },
                 Layers = LayerSelection.Parse(parse.GetValue(layers)!, m.Layers),
@@ -47,7 +47,7 @@ public static class VectorCommand
                 ? GgufControlVectorFile.Write(path, vectors)
                 : Write(path, vectors);
 
-            var table = new Table().Border(TableBorder.Rounded).Title($"{options.Method} vectors from {pairList.Count} pairs ({options.Position} token)")
+            var table = new Table().Border(TableBorder.Rounded).Title($"{options.Method} vectors from {pairList.Count} pairs ({options.Rows} token)")
                 .AddColumns("layer", "norm", "train ordered", "held-out ordered", "held-out gap", "Cohen's d");
             foreach (var r in results)
                 table.AddRow(r.Layer.ToString(), $"{r.Vector.Norm:F3}", $"{r.Train.FractionCorrect:P0}",

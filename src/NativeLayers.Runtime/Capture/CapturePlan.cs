@@ -43,5 +43,10 @@ public sealed record CapturePlan
 /// </summary>
 public sealed record CapturedTensor(HookId Hook, float[] Data, int Rows, int Width, int[] RowsPerSequence, int[] RowPositions)
 {
+    private readonly int[] _firstRows = RowsPerSequence.Select((_, s) => RowsPerSequence.Take(s).Sum()).ToArray();
+
     public ReadOnlySpan<float> Row(int row) => Data.AsSpan(row * Width, Width);
+
+    /// <summary>The rows of sequence <paramref name="sequence"/>: [RowsPerSequence[sequence], Width].</summary>
+    public ReadOnlySpan<float> SequenceRows(int sequence) => Data.AsSpan(_firstRows[sequence] * Width, RowsPerSequence[sequence] * Width);
 }

@@ -96,3 +96,28 @@ public sealed record TokenSelection
 
 /// <summary>How the selected tokens of a sequence become rows: one row each, their mean, or the last one.</summary>
 public enum Reduction { None, Mean, Last }
+
+/// <summary>Which tokens of each sequence become rows, and how: what every reader of activations (capture, probes, similarity, extraction) takes.</summary>
+public readonly record struct TokenRows(TokenSelection Tokens, Reduction Reduction)
+{
+    /// <summary>One row per token.</summary>
+    public static TokenRows EveryToken => new(TokenSelection.All, Reduction.None);
+    /// <summary>One row per sequence: the mean over its tokens.</summary>
+    public static TokenRows MeanOfTokens => new(TokenSelection.All, Reduction.Mean);
+    /// <summary>One row per sequence: its last token.</summary>
+    public static TokenRows LastToken => new(TokenSelection.Last, Reduction.None);
+
+    public bool OneRowPerSequence => Reduction != Reduction.None || Tokens.Kind is TokenSelectionKind.Last or TokenSelectionKind.First or TokenSelectionKind.LastPrompt;
+
+    /// <summary>tokens (every token), pooled or mean (mean over tokens), last or first (one token).</summary>
+    public static TokenRows Parse(string text, string option) => text.Trim() switch
+    {
+        "tokens" or "all" => EveryToken,
+        "pooled" or "mean" => MeanOfTokens,
+        "last" => LastToken,
+        "first" => new(TokenSelection.First, Reduction.None),
+        _ => throw new NativeLayersException($"{option} must be tokens, pooled (mean), last or first, got '{text}'."),
+    };
+
+    public override string ToString() => this == EveryToken ? "tokens" : this == MeanOfTokens ? "mean" : Reduction == Reduction.None ? Tokens.ToString() : $"{Tokens}:{Reduction.ToString().ToLowerInvariant()}";
+}

@@ -21,7 +21,7 @@ public class SteeringVectorSetTests
             ModelName = "mistralai/Mistral-7B-Instruct-v0.1",
             ModelType = "mistral",
             Method = nameof(SteeringMethod.PcaDiffCentered),
-            Position = nameof(ReadPosition.Last),
+            Position = "Last",
             HookPoint = SteeringVectorMetadata.ResidPost,
             Extra = new Dictionary<string, string> { ["dataset"] = "honesty — “quoted” ✓", ["seed"] = "7" },
         });
