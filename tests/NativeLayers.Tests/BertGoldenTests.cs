@@ -7,13 +7,17 @@ namespace NativeLayers.Tests;
 public class BertGoldenTests
 {
     [Theory]
-    [InlineData("bert", "golden.safetensors")]
-    [InlineData("bert", "golden_single.safetensors")]
-    [InlineData("bert-pretraining", "golden.safetensors")]
-    [InlineData("bert-pretraining", "golden_single.safetensors")]
-    public void EncoderMatchesTransformers(string fixture, string goldenFile)
+    [InlineData("bert", "golden.safetensors", TestDevices.Cpu)]
+    [InlineData("bert", "golden_single.safetensors", TestDevices.Cpu)]
+    [InlineData("bert-pretraining", "golden.safetensors", TestDevices.Cpu)]
+    [InlineData("bert-pretraining", "golden_single.safetensors", TestDevices.Cpu)]
+    [InlineData("bert", "golden.safetensors", TestDevices.IlgpuCpu)]
+    [InlineData("bert", "golden_single.safetensors", TestDevices.IlgpuCpu)]
+    [InlineData("bert-pretraining", "golden.safetensors", TestDevices.IlgpuCpu)]
+    [InlineData("bert-pretraining", "golden_single.safetensors", TestDevices.IlgpuCpu)]
+    public void EncoderMatchesTransformers(string fixture, string goldenFile, string device)
     {
-        using var model = Transformer.Load(SharedData.Fixture(fixture));
+        using var model = TestDevices.Load(SharedData.Fixture(fixture), device);
         using var golden = SafetensorsFile.Open(Path.Combine(SharedData.Fixture(fixture), goldenFile));
         var shape = SharedData.ShapeOf(golden, "input_ids");
         int batch = (int)shape[0], length = (int)shape[1], d = model.Width;

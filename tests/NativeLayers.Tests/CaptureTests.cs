@@ -8,10 +8,11 @@ namespace NativeLayers.Tests;
 
 public class CaptureTests
 {
-    [Fact]
-    public void CapturePlansReturnTheGoldenHiddenStates()
+    [Theory]
+    [MemberData(nameof(TestDevices.Devices), MemberType = typeof(TestDevices))]
+    public void CapturePlansReturnTheGoldenHiddenStates(string device)
     {
-        using var model = Transformer.Load(SharedData.Fixture("llama"));
+        using var model = TestDevices.Load(SharedData.Fixture("llama"), device);
         using var golden = SafetensorsFile.Open(Path.Combine(SharedData.Fixture("llama"), "golden.safetensors"));
         var batch = SharedData.Rows(golden.ReadInt64("input_ids"), SharedData.ShapeOf(golden, "input_ids"));
         int d = model.Width, t = batch[0].Length;

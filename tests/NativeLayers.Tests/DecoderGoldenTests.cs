@@ -8,20 +8,21 @@ namespace NativeLayers.Tests;
 /// <summary>The forward pass against Hugging Face transformers' own outputs for every decoder fixture.</summary>
 public class DecoderGoldenTests
 {
-    public static TheoryData<string, string> Cases()
+    public static TheoryData<string, string, string> Cases()
     {
-        var data = new TheoryData<string, string>();
+        var data = new TheoryData<string, string, string>();
         foreach (var fixture in new[] { "llama", "llama-f16", "llama-bf16", "llama-rope-linear", "llama-rope-llama3", "qwen2", "mistral", "mistral-swa", "gemma", "phi3", "gpt2", "gpt2-bare", "gpt_neox" })
             foreach (var golden in new[] { "golden.safetensors", "golden_single.safetensors" })
-                data.Add(fixture, golden);
+                foreach (var device in TestDevices.All)
+                    data.Add(fixture, golden, device);
         return data;
     }
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void HiddenStatesAndLogitsMatchTransformers(string fixture, string goldenFile)
+    public void HiddenStatesAndLogitsMatchTransformers(string fixture, string goldenFile, string device)
     {
-        using var model = Transformer.Load(SharedData.Fixture(fixture));
+        using var model = TestDevices.Load(SharedData.Fixture(fixture), device);
         using var golden = SafetensorsFile.Open(Path.Combine(SharedData.Fixture(fixture), goldenFile));
         var batch = SharedData.Rows(golden.ReadInt64("input_ids"), SharedData.ShapeOf(golden, "input_ids"));
         var result = model.Forward(batch);
@@ -34,23 +35,17 @@ public class DecoderGoldenTests
         SharedData.AssertClose(golden.ReadFloat32("logits"), result.Logits, $"{fixture} logits");
     }
 
+    public static TheoryData<string, string> GenerationFixtures() =>
+        TestDevices.Each("llama", "llama-rope-linear", "llama-rope-llama3", "qwen2", "mistral", "mistral-swa", "gemma", "phi3", "gpt2", "gpt_neox");
+
     [Theory]
-    [InlineData("llama")]
-    [InlineData("llama-rope-linear")]
-    [InlineData("llama-rope-llama3")]
-    [InlineData("qwen2")]
-    [InlineData("mistral")]
-    [InlineData("mistral-swa")]
-    [InlineData("gemma")]
-    [InlineData("phi3")]
-    [InlineData("gpt2")]
-    [InlineData("gpt_neox")]
-    public void GreedyGenerationWithKvCacheMatchesTransformers(string fixture)
+    [MemberData(nameof(GenerationFixtures))]
+    public void GreedyGenerationWithKvCacheMatchesTransformers(string fixture, string device)
     {
         using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(SharedData.Fixture(fixture), "generate.json")));
         int[] prompt = doc.RootElement.GetProperty("prompt_ids").EnumerateArray().Select(e => e.GetInt32()).ToArray();
         int[] expected = doc.RootElement.GetProperty("new_token_ids").EnumerateArray().Select(e => e.GetInt32()).ToArray();
-        using var model = Transformer.Load(SharedData.Fixture(fixture));
+        using var model = TestDevices.Load(SharedData.Fixture(fixture), device);
         var output = new Generator(model).Generate([prompt], new GenerationOptions { MaxNewTokens = expected.Length })[0];
         Assert.Equal(expected, output.NewIds);
 

@@ -12,27 +12,32 @@ namespace NativeLayers.Tests;
 /// </summary>
 public class SyntheticModelTests
 {
-    public static TheoryData<string, string?, bool, DType> Cases() => new()
+    public static TheoryData<string, string?, bool, DType, string> Cases()
     {
-        { "gpt2-tiny", null, false, DType.F32 },
-        { "gpt2-tiny", null, false, DType.BF16 },
-        { "gpt2-tiny", "solu_ln", false, DType.F32 },
-        { "gpt2-tiny", "gelu", false, DType.F32 },
-        { "neox-tiny", null, false, DType.F32 },
-        { "neox-tiny", null, false, DType.BF16 },
-        { "neox-tiny", null, true, DType.F32 },
-    };
+        var data = new TheoryData<string, string?, bool, DType, string>();
+        foreach (var device in TestDevices.All)
+        {
+            data.Add("gpt2-tiny", null, false, DType.F32, device);
+            data.Add("gpt2-tiny", null, false, DType.BF16, device);
+            data.Add("gpt2-tiny", "solu_ln", false, DType.F32, device);
+            data.Add("gpt2-tiny", "gelu", false, DType.F32, device);
+            data.Add("neox-tiny", null, false, DType.F32, device);
+            data.Add("neox-tiny", null, false, DType.BF16, device);
+            data.Add("neox-tiny", null, true, DType.F32, device);
+        }
+        return data;
+    }
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void ForwardMatchesFloat64Reference(string preset, string? activation, bool sequential, DType dtype)
+    public void ForwardMatchesFloat64Reference(string preset, string? activation, bool sequential, DType dtype, string device)
     {
         var spec = ModelSpec.Preset(preset) with { Activation = activation, ParallelResidual = !sequential };
         using var folder = new TempFolder();
         ModelGenerator.Generate(folder.Path, spec, dtype, seed: 7);
         var reference = new ReferenceDecoder(folder.Path);
-        using var model = Transformer.Load(folder.Path);
-        string what = $"{spec.Id} {dtype}";
+        using var model = TestDevices.Load(folder.Path, device);
+        string what = $"{spec.Id} {dtype} on {device}";
 
         // A batch of two sequences of different lengths, all logits.
         var random = new Random(3);
@@ -135,11 +140,5 @@ public class SyntheticModelTests
         var result = new float[values.Length];
         for (int i = 0; i < values.Length; i++) result[i] = (float)values[i];
         return result;
-    }
-
-    private sealed class TempFolder : IDisposable
-    {
-        public string Path { get; } = Directory.CreateTempSubdirectory("nl-synthetic-").FullName;
-        public void Dispose() => Directory.Delete(Path, recursive: true);
     }
 }
