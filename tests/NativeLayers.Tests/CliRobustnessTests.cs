@@ -1,0 +1,131 @@
+using System.CommandLine;
+using System.Text;
+using System.Text.Json;
+using NativeLayers.Analysis.Steering;
+using NativeLayers.Cli;
+using NativeLayers.Loading;
+
+namespace NativeLayers.Tests;
+
+/// <summary>Issue 10: nothing a user types crashes the CLI, hangs it or returns garbage.</summary>
+public sealed class CliRobustnessTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("nl-robust-").FullName;
+    private static string Stories => SharedData.Model("stories260k");
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static readonly string[] Prompts = ["Once upon a time", "The little girl", "Tom and his dog", "The sun was bright"];
+
+    /// <summary>"Once upon a time\nThe little \xC3(girl\n": 0xC3 opens a two-byte sequence that '(' does not continue.</summary>
+    private static readonly byte[] InvalidText = [.. "Once upon a time\nThe little "u8, 0xC3, .. "(girl\n"u8];
+
+    private static readonly byte[] InvalidPairs =
+    [
+        .. "{\"positive\": \"Lily was happy.\", \"negative\": \"Lily was sad.\"}\n{\"positive\": \"Tom was "u8, 0xC3,
+        .. "(glad.\", \"negative\": \"Tom was sad.\"}\n"u8,
+    ];
+
+    private static readonly byte[] InvalidProbeData = [.. "{\"text\": \"The cat "u8, 0xC3, .. "(ran.\", \"label\": \"animal\"}\n"u8];
+
+    /// <summary>Runs nl with {model}, {dir}, {prompts}, {pairs} and {probe} replaced (arguments separated by spaces).</summary>
+    private (int Code, string Out, string Err) RunTemplate(string template, params string[] extra) =>
+        CliTests.Run([.. template.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(Expand), .. extra]);
+
+    private string Expand(string arg) => arg switch
+    {
+        "{model}" => Stories,
+        "{prompts}" => WriteLines("prompts.txt", Prompts),
+        "{pairs}" => WriteLines("pairs.jsonl", Pairs()),
+        "{probe}" => WriteLines("probe.jsonl", ProbeExamples()),
+        _ => arg.Replace("{dir}", _dir),
+    };
+
+    private string WriteLines(string name, IEnumerable<string> lines)
+    {
+        string path = Path.Combine(_dir, name);
+        File.WriteAllLines(path, lines);
+        return path;
+    }
+
+    private string WriteBytes(string name, byte[] bytes)
+    {
+        string path = Path.Combine(_dir, name);
+        File.WriteAllBytes(path, bytes);
+        return path;
+    }
+
+    private static IEnumerable<string> Pairs() =>
+        new[] { ("Lily was very happy.", "Lily was very sad."), ("Tom was glad to play.", "Tom was sad to go."), ("The dog was happy.", "The dog was sad.") }
+            .Select(p => JsonSerializer.Serialize(new { positive = p.Item1, negative = p.Item2 }));
+
+    private static IEnumerable<string> ProbeExamples() =>
+        new[] { "cat", "dog", "bird", "fish" }.Select(a => JsonSerializer.Serialize(new { text = $"The {a} ran.", label = "animal" }))
+            .Concat(new[] { "cake", "milk", "soup", "pie" }.Select(f => JsonSerializer.Serialize(new { text = $"They ate {f}.", label = "food" })));
+
+    private static void AssertOneErrorLine(int code, string err, params string[] expected)
+    {
+        Assert.True(code == CliApp.UserError, $"exit {code}: {err}");
+        Assert.StartsWith("error: ", err);
+        Assert.Single(err.TrimEnd().Split('\n'));
+        Assert.DoesNotContain("   at ", err);
+        foreach (var text in expected) Assert.Contains(text, err);
+    }
+
+    // 1. The last-resort handler: whatever is thrown, one line on stderr and exit 1.
+
+    private static (int Code, string Err) RunThrowing(Exception thrown, params string[] extra)
+    {
+        var root = CliApp.BuildRoot();
+        var boom = new Command("boom", "Throws.");
+        boom.SetAction(new Action<ParseResult>(_ => throw thrown));
+        root.Subcommands.Add(boom);
+        var error = new StringWriter();
+        int code = CliApp.Run(root, ["boom", .. extra], new StringWriter(), error);
+        return (code, error.ToString());
+    }
+
+    private static Exception Thrown(string kind) => kind switch
+    {
+        "markup" => Record.Exception(() => Spectre.Console.AnsiConsoleExtensions.MarkupLine(CliApp.Console(new StringWriter()), "shape [512, 64]"))!,
+        "null" => new NullReferenceException(),
+        "invalid-operation" => new InvalidOperationException("Sequence contains no elements\nsecond line"),
+        "out-of-memory" => new OutOfMemoryException(),
+        "io" => new IOException("No space left on device : '/data/out.json'"),
+        "access" => new UnauthorizedAccessException("Access to the path '/data/out.json' is denied."),
+        "aggregate" => new AggregateException(new OutOfMemoryException()),
+        _ => throw new ArgumentException(kind),
+    };
+
+    [Theory]
+    [InlineData("markup", "bug")]
+    [InlineData("null", "NullReferenceException")]
+    [InlineData("invalid-operation", "second line")]
+    [InlineData("out-of-memory", "out of memory")]
+    [InlineData("io", "No space left")]
+    [InlineData("access", "permission denied")]
+    [InlineData("aggregate", "out of memory")]
+    public void AnUnexpectedExceptionIsOneErrorLineSayingWhatFailed(string kind, string expected)
+    {
+        var (code, err) = RunThrowing(Thrown(kind));
+        AssertOneErrorLine(code, err, "nl boom", expected);
+    }
+
+    [Fact]
+    public void AUserErrorKeepsItsCleanMessage()
+    {
+        var (code, err) = RunThrowing(new ModelFileException("/data/p.txt", "prompt file not found."));
+        Assert.Equal(CliApp.UserError, code);
+        Assert.Equal("error: /data/p.txt: prompt file not found.", err.TrimEnd());
+    }
+
+    [Fact]
+    public void VerboseShowsTheFullException()
+    {
+        var (code, err) = RunThrowing(Thrown("null"), "--verbose");
+        Assert.Equal(CliApp.UserError, code);
+        Assert.StartsWith("error: ", err);
+        Assert.Contains("System.NullReferenceException", err);
+        Assert.Contains("   at ", err);
+    }
+}
