@@ -128,4 +128,15 @@ public sealed class CliRobustnessTests : IDisposable
         Assert.Contains("System.NullReferenceException", err);
         Assert.Contains("   at ", err);
     }
+
+    // 2. Model-derived text is escaped before it reaches Spectre markup.
+
+    [Fact]
+    public void InspectListsEveryTensorWithItsShape()
+    {
+        var (code, output, err) = CliTests.Run("inspect", "--model", Stories, "--tensors");
+        Assert.True(code == 0, err);
+        Assert.Contains("model.embed_tokens.weight", output);
+        Assert.Contains("[512, 64]", output);
+    }
 }

@@ -87,7 +87,7 @@ public static class CompareCommand
                         lb = LayerActivations.Collect(b, idsB, activation, new Progress<int>(n => runB.Value = n));
                         runB.Value = texts.Count;
                     }
-                    var compare = ctx.AddTask($"{parse.GetValue(method)} similarity", maxValue: 1);
+                    var compare = ctx.AddTask($"{Markup.Escape(parse.GetValue(method)!)} similarity", maxValue: 1);
                     result = LayerSimilarity.Compute(la, lb, similarity, options, new Progress<double>(f => compare.Value = f));
                     compare.Value = 1;
                 });

@@ -71,7 +71,7 @@ public static class MetricsCommand
                     {
                         lock (tasks)
                         {
-                            if (!tasks.TryGetValue(p.Phase, out var task)) tasks[p.Phase] = task = ctx.AddTask(p.Phase, maxValue: p.Total);
+                            if (!tasks.TryGetValue(p.Phase, out var task)) tasks[p.Phase] = task = ctx.AddTask(Markup.Escape(p.Phase), maxValue: p.Total);
                             task.Value = Math.Max(task.Value, p.Done);
                         }
                     });
@@ -89,7 +89,7 @@ public static class MetricsCommand
                     r.Values.Select(kv => (kv.Key, kv.Value)).ToList());
 
             var table = new Table().Border(TableBorder.Rounded).AddColumn(new TableColumn("slot").RightAligned());
-            foreach (var name in r.Values.Keys) table.AddColumn(new TableColumn(name).RightAligned());
+            foreach (var name in r.Values.Keys) table.AddColumn(new TableColumn(Markup.Escape(name)).RightAligned());
             for (int i = 0; i < r.Slots.Length; i++)
             {
                 var cells = new List<string> { r.Slots[i].ToString(CultureInfo.InvariantCulture) };

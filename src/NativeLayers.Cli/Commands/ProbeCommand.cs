@@ -62,7 +62,7 @@ public static class ProbeCommand
                     var task = ctx.AddTask("probing", maxValue: 1);
                     report = LayerProbing.Run(m, examples, options, new Progress<(string Stage, double Fraction)>(p =>
                     {
-                        task.Description = p.Stage;
+                        task.Description = Markup.Escape(p.Stage);
                         task.Value = p.Fraction;
                     }));
                     task.Value = 1;

@@ -61,7 +61,7 @@ public static class StitchCommand
                     var task = ctx.AddTask("stitching", maxValue: 1);
                     report = StitchingExperiment.Run(a, b, ids, options, new Progress<(string Stage, double Fraction)>(p =>
                     {
-                        task.Description = $"stitching: {p.Stage}";
+                        task.Description = $"stitching: {Markup.Escape(p.Stage)}";
                         task.Value = p.Fraction;
                     }));
                     task.Value = 1;
