@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
 using NativeLayers.Loading;
 using NativeLayers.Runtime;
 
@@ -24,6 +25,28 @@ public static class CommonOptions
         Description = "auto (CUDA when a GPU is present), cuda, cpu, or ilgpu-cpu (the GPU kernels on ILGPU's CPU emulator; slow, for checking).",
         DefaultValueFactory = _ => "auto",
     };
+
+    /// <summary>The option of every command that reads a prompt or data file.</summary>
+    public static Option<Loading.EncodingErrors> EncodingErrors() => new("--encoding-errors")
+    {
+        Description = "Invalid UTF-8 in an input text file: strict (an error naming the byte offset) or replace (read as U+FFFD).",
+        DefaultValueFactory = _ => Loading.EncodingErrors.Strict,
+        CustomParser = result => Token(result) switch
+        {
+            null => default,
+            "strict" => Loading.EncodingErrors.Strict,
+            "replace" => Loading.EncodingErrors.Replace,
+            var other => throw new NativeLayersException($"--encoding-errors must be strict or replace, got '{other}'."),
+        },
+    };
+
+    /// <summary>The one value typed for an option; null (and a usage error) when there is none.</summary>
+    private static string? Token(ArgumentResult result)
+    {
+        if (result.Tokens.Count == 1) return result.Tokens[0].Value;
+        result.AddError($"{((OptionResult)result.Parent!).Option.Name} needs one value.");
+        return null;
+    }
 
     public static Transformer LoadModel(string directory, int threads, string device = "cpu")
     {

@@ -139,4 +139,54 @@ public sealed class CliRobustnessTests : IDisposable
         Assert.Contains("model.embed_tokens.weight", output);
         Assert.Contains("[512, 64]", output);
     }
+
+    // 3. Prompt and data files are strict UTF-8 unless --encoding-errors replace.
+
+    [Theory]
+    [InlineData("generate --model {model} -n 2 --prompts", false)]
+    [InlineData("capture --model {model} --out {dir}/capture --input", false)]
+    [InlineData("compare --model {model} --out {dir}/c.json --prompts", false)]
+    [InlineData("metrics --model {model} --out {dir}/m.json --prompts", false)]
+    [InlineData("stitch --model {model} --out {dir}/s.json --text", false)]
+    [InlineData("steer sweep --model {model} --vector {dir}/none.safetensors --layers 1 --prompts", false)]
+    [InlineData("vector extract --model {model} --out {dir}/v.safetensors --pairs", true)]
+    [InlineData("probe --model {model} --out {dir}/p.json --data", true)]
+    public void InvalidUtf8InAnInputFileNamesTheFileAndTheByteOffset(string command, bool pairs)
+    {
+        byte[] bytes = pairs ? (command.StartsWith("probe") ? InvalidProbeData : InvalidPairs) : InvalidText;
+        string file = WriteBytes(pairs ? "bad.jsonl" : "bad.txt", bytes);
+        var (code, _, err) = RunTemplate(command, file);
+        AssertOneErrorLine(code, err, file, $"byte offset {Array.IndexOf(bytes, (byte)0xC3)}", "--encoding-errors replace");
+    }
+
+    [Theory]
+    [InlineData("generate --model {model} -n 2 --prompts", false)]
+    [InlineData("vector extract --model {model} --layers 1 --out {dir}/v.safetensors --pairs", true)]
+    public void EncodingErrorsReplaceReadsTheFileAnyway(string command, bool pairs)
+    {
+        string file = pairs
+            ? WriteBytes("bad.jsonl", [.. InvalidPairs, .. Encoding.UTF8.GetBytes(string.Join("\n", Pairs()))])
+            : WriteBytes("bad.txt", InvalidText);
+        var (code, _, err) = RunTemplate(command, file, "--encoding-errors", "replace");
+        Assert.True(code == 0, err);
+    }
+
+    [Theory]
+    [InlineData("generate --model {model} -n 2 --prompts {dir}")]
+    [InlineData("vector extract --model {model} --out {dir}/v.safetensors --pairs {dir}")]
+    [InlineData("probe --model {model} --out {dir}/p.json --data {dir}")]
+    public void ADirectoryGivenAsAnInputFileIsNamedAsSuch(string command)
+    {
+        var (code, _, err) = RunTemplate(command);
+        AssertOneErrorLine(code, err, "is a directory, not a file");
+    }
+
+    [Fact]
+    public void TextFilesCountTheOffsetFromTheFileStartAndReplaceOnRequest()
+    {
+        string file = WriteBytes("bom.txt", [0xEF, 0xBB, 0xBF, .. "ok\r\nstill ok\n"u8, 0xF0, 0x9F, .. "\n"u8]);
+        var strict = Assert.Throws<ModelFileException>(() => TextFiles.ReadLines(file, "prompt"));
+        Assert.Contains("byte offset 16 (line 3)", strict.Message);
+        Assert.Equal(["ok", "still ok", "\uFFFD"], TextFiles.ReadLines(file, "prompt", EncodingErrors.Replace));
+    }
 }

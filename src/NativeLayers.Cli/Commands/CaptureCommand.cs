@@ -16,6 +16,7 @@ public static class CaptureCommand
         var threads = CommonOptions.Threads();
         var device = CommonOptions.Device();
         var input = new Option<string>("--input", "-i") { Description = "Prompts: JSONL ({\"text\": ...} per line) or plain text, one prompt a line.", Required = true };
+        var encodingErrors = CommonOptions.EncodingErrors();
         var points = new Option<string>("--points") { Description = "Hook points: resid_post, resid_pre, attn_out, mlp_out, resid_mid, embed, final_normalized, or full names (blocks.3.hook_resid_post).", DefaultValueFactory = _ => "resid_post" };
         var layers = new Option<string>("--layers") { Description = "Blocks: all, or a list of layers and ranges (0-3,7,-1).", DefaultValueFactory = _ => "all" };
         var positions = new Option<string>("--positions") { Description = "all, last, first, prompt or from:P (tokens of each prompt to keep).", DefaultValueFactory = _ => "all" };
@@ -27,7 +28,7 @@ public static class CaptureCommand
         var maxTokens = new Option<int>("--max-tokens") { Description = "Truncate each prompt to this many tokens (0 = no limit).", DefaultValueFactory = _ => 0 };
 
         var command = new Command("capture", "Capture hook-point activations of a prompt set to safetensors shards (resumable, bounded memory).")
-            { model, threads, device, input, points, layers, positions, reduce, output, batch, shardSize, dtype, maxTokens };
+            { model, threads, device, input, encodingErrors, points, layers, positions, reduce, output, batch, shardSize, dtype, maxTokens };
         command.SetAction(parse =>
         {
             using var m = CommonOptions.LoadModel(parse.GetValue(model)!, parse.GetValue(threads), parse.GetValue(device)!);
@@ -57,7 +58,7 @@ public static class CaptureCommand
             };
             int limit = parse.GetValue(maxTokens);
             if (limit < 0) throw new NativeLayersException("--max-tokens must be ≥ 0.");
-            var texts = PromptFile.Read(parse.GetValue(input)!);
+            var texts = PromptFile.Read(parse.GetValue(input)!, parse.GetValue(encodingErrors));
             if (!m.HasTokenizer)
                 throw new NativeLayersException($"{m.Folder.Directory} has no tokenizer, so text prompts cannot be encoded.");
             var prompts = texts.Select(t => m.Tokenizer.Encode(t)).Select(ids => limit > 0 && ids.Length > limit ? ids[..limit] : ids).ToArray();

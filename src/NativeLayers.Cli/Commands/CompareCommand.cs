@@ -24,6 +24,7 @@ public static class CompareCommand
         var threads = CommonOptions.Threads();
         var device = CommonOptions.Device();
         var prompts = new Option<string>("--prompts", "-p") { Description = "Prompts: JSONL ({\"text\": ...} per line) or plain text, one prompt a line.", Required = true };
+        var encodingErrors = CommonOptions.EncodingErrors();
         var mode = new Option<string>("--mode") { Description = "tokens (one row per token; needs a shared tokenizer), pooled (mean over each prompt's tokens) or last (last token).", DefaultValueFactory = _ => "pooled" };
         var method = new Option<string>("--method") { Description = "linear (CKA), rbf (CKA), debiased (linear CKA, unbiased HSIC), debiased-rbf, svcca, pwcca.", DefaultValueFactory = _ => "linear" };
         var threshold = new Option<double>("--rbf-threshold") { Description = "RBF bandwidth as a fraction of the median distance (thr).", DefaultValueFactory = _ => 1.0 };
@@ -34,7 +35,7 @@ public static class CompareCommand
         var plot = new Option<string?>("--plot") { Description = "Heatmap image (.png or .svg)." };
 
         var command = new Command("compare", "Layer×layer similarity (CKA, SVCCA, PWCCA) of two models, or one model with itself, on the same prompts.")
-            { model, modelB, threads, device, prompts, mode, method, threshold, variance, finalNorm, maxTokens, output, plot };
+            { model, modelB, threads, device, prompts, encodingErrors, mode, method, threshold, variance, finalNorm, maxTokens, output, plot };
         command.SetAction(parse =>
         {
             var similarity = ParseMethod(parse.GetValue(method)!);
@@ -54,7 +55,7 @@ public static class CompareCommand
                 Rbf = new RbfOptions { Threshold = parse.GetValue(threshold) },
                 VarianceThreshold = parse.GetValue(variance),
             };
-            var texts = PromptFile.Read(parse.GetValue(prompts)!);
+            var texts = PromptFile.Read(parse.GetValue(prompts)!, parse.GetValue(encodingErrors));
             using var a = CommonOptions.LoadModel(parse.GetValue(model)!, parse.GetValue(threads), parse.GetValue(device)!);
             string? bDir = parse.GetValue(modelB);
             using var bOwned = bDir == null ? null : CommonOptions.LoadModel(bDir, parse.GetValue(threads), parse.GetValue(device)!);

@@ -22,11 +22,12 @@ public static class GenerateCommand
         var topK = new Option<int>("--top-k") { Description = "Sample from the k most probable tokens (0 = all).", DefaultValueFactory = _ => 0 };
         var topP = new Option<float>("--top-p") { Description = "Sample from the smallest set reaching probability p (1 = all).", DefaultValueFactory = _ => 1f };
         var seed = new Option<int>("--seed") { Description = "Random seed for sampling.", DefaultValueFactory = _ => 0 };
+        var encodingErrors = CommonOptions.EncodingErrors();
         var steer = SteerOption.Create();
         var showLayers = new Option<bool>("--show-layers") { Description = "Also show the residual-stream norm at every layer for the prompt's last token." };
 
         var command = new Command("generate", "Continue a prompt (greedy or sampled) and print the text.")
-            { model, threads, device, prompt, ids, promptFile, maxTokens, temperature, topK, topP, seed, steer, showLayers };
+            { model, threads, device, prompt, ids, promptFile, encodingErrors, maxTokens, temperature, topK, topP, seed, steer, showLayers };
         command.SetAction(parse =>
         {
             var output = parse.InvocationConfiguration.Output;
@@ -44,7 +45,7 @@ public static class GenerateCommand
             {
                 if (parse.GetValue(prompt) != null || parse.GetValue(ids) != null)
                     throw new Loading.NativeLayersException("give --prompts FILE or a single --prompt/--ids, not both.");
-                return GenerateBatch(m, file, options, output, parse.InvocationConfiguration.Error);
+                return GenerateBatch(m, Runtime.Capture.PromptFile.Read(file, parse.GetValue(encodingErrors)), options, output, parse.InvocationConfiguration.Error);
             }
             int[] promptIds = CommonOptions.PromptIds(m, parse.GetValue(prompt), parse.GetValue(ids));
             bool text = m.HasTokenizer;
@@ -69,10 +70,9 @@ public static class GenerateCommand
         return command;
     }
 
-    private static int GenerateBatch(Transformer m, string file, GenerationOptions options, TextWriter output, TextWriter error)
+    private static int GenerateBatch(Transformer m, IReadOnlyList<string> texts, GenerationOptions options, TextWriter output, TextWriter error)
     {
         if (!m.HasTokenizer) throw new Loading.NativeLayersException($"{m.Folder.Directory} has no tokenizer; --prompts needs text.");
-        var texts = Runtime.Capture.PromptFile.Read(file);
         var prompts = texts.Select(t => m.Tokenizer.Encode(t)).ToArray();
         var clock = Stopwatch.StartNew();
         var results = new Generator(m).Generate(prompts, options);

@@ -18,6 +18,7 @@ public static class MetricsCommand
         var threads = CommonOptions.Threads();
         var device = CommonOptions.Device();
         var prompts = new Option<string>("--prompts", "-p") { Description = "Prompts: plain text, one a line, or JSONL ({\"text\": ...} per line).", Required = true };
+        var encodingErrors = CommonOptions.EncodingErrors();
         var metricList = new Option<string>("--metrics") { Description = $"Comma-separated: {string.Join(", ", LayerMetricNames.All.Select(LayerMetricNames.Cli))}.", DefaultValueFactory = _ => "prompt-entropy,dataset-entropy,curvature,effective-rank" };
         var alpha = new Option<double>("--alpha") { Description = "Rényi order α of the entropies (1 = von Neumann).", DefaultValueFactory = _ => 1.0 };
         var mode = new Option<string>("--mode") { Description = "recommended, or paper (PaperCompat: final-normed last layer, the reference code's quirks).", DefaultValueFactory = _ => "recommended" };
@@ -31,7 +32,7 @@ public static class MetricsCommand
         var temperature = new Option<double>("--temperature") { Description = "InfoNCE temperature τ.", DefaultValueFactory = _ => InfoNce.DefaultTemperature };
 
         var command = new Command("metrics", "Per-layer metrics of a prompt set: prompt/dataset entropy, curvature, effective rank, InfoNCE, LiDAR, DiME.")
-            { model, threads, device, prompts, metricList, alpha, mode, output, plot, csv, batch, maxTokens, maxPrompts, seed, temperature };
+            { model, threads, device, prompts, encodingErrors, metricList, alpha, mode, output, plot, csv, batch, maxTokens, maxPrompts, seed, temperature };
         command.SetAction(parse =>
         {
             var options = new LayerMetricsOptions
@@ -55,7 +56,7 @@ public static class MetricsCommand
                 throw new NativeLayersException($"--plot must end in .png or .svg, got '{plotPath}'.");
             int limit = parse.GetValue(maxPrompts);
             if (limit < 0) throw new NativeLayersException("--max-prompts must be ≥ 0.");
-            var texts = PromptFile.Read(parse.GetValue(prompts)!);
+            var texts = PromptFile.Read(parse.GetValue(prompts)!, parse.GetValue(encodingErrors));
             if (limit > 0 && texts.Count > limit) texts = texts.Take(limit).ToList();
 
             using var m = CommonOptions.LoadModel(parse.GetValue(model)!, parse.GetValue(threads), parse.GetValue(device)!);

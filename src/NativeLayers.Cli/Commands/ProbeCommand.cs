@@ -18,6 +18,7 @@ public static class ProbeCommand
         var threads = CommonOptions.Threads();
         var device = CommonOptions.Device();
         var data = new Option<string>("--data") { Description = "JSONL, one {\"text\": ..., \"label\": ...} object a line.", Required = true };
+        var encodingErrors = CommonOptions.EncodingErrors();
         var layers = new Option<string>("--layers") { Description = "Residual slots to probe (0 = embeddings … L): all, or a list such as 0-3,-1.", DefaultValueFactory = _ => "all" };
         var position = new Option<string>("--position") { Description = "mean (mean over the prompt's tokens) or last (last token).", DefaultValueFactory = _ => "mean" };
         var holdout = new Option<double>("--holdout") { Description = "Fraction of each label's examples held out.", DefaultValueFactory = _ => 0.25 };
@@ -28,10 +29,10 @@ public static class ProbeCommand
         var plot = new Option<string?>("--plot") { Description = "Per-layer accuracy curves (.png or .svg)." };
 
         var command = new Command("probe", "Train a linear (multinomial logistic) probe on every residual slot and report held-out accuracy.")
-            { model, threads, device, data, layers, position, holdout, seed, l2, iterations, output, plot };
+            { model, threads, device, data, encodingErrors, layers, position, holdout, seed, l2, iterations, output, plot };
         command.SetAction(parse =>
         {
-            var examples = ProbeData.Read(parse.GetValue(data)!);
+            var examples = ProbeData.Read(parse.GetValue(data)!, parse.GetValue(encodingErrors));
             using var m = CommonOptions.LoadModel(parse.GetValue(model)!, parse.GetValue(threads), parse.GetValue(device)!);
             var options = new LayerProbeOptions
             {

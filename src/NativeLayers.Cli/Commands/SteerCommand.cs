@@ -24,10 +24,11 @@ public static class SteerCommand
         var coefficients = new Option<string>("--coefficients") { Description = "Comma-separated coefficients.", DefaultValueFactory = _ => "-8,-4,-2,0,2,4,8" };
         var prompt = new Option<string?>("--prompt", "-p") { Description = "Prompt text." };
         var prompts = new Option<string?>("--prompts") { Description = "Prompt file (JSONL or one prompt a line); KL and entropy are averaged over it." };
+        var encodingErrors = CommonOptions.EncodingErrors();
         var maxTokens = new Option<int>("--max-tokens", "-n") { Description = "Tokens to generate per coefficient (greedy).", DefaultValueFactory = _ => 32 };
 
         var sweep = new Command("sweep", "For each coefficient: a greedy generation, and KL(base ‖ steered) and entropy of the next-token distribution after the prompt.")
-            { model, threads, device, vector, layers, coefficients, prompt, prompts, maxTokens };
+            { model, threads, device, vector, layers, coefficients, prompt, prompts, encodingErrors, maxTokens };
         sweep.SetAction(parse =>
         {
             using var m = CommonOptions.LoadModel(parse.GetValue(model)!, parse.GetValue(threads), parse.GetValue(device)!);
@@ -35,7 +36,7 @@ public static class SteerCommand
             var texts = (parse.GetValue(prompt), parse.GetValue(prompts)) switch
             {
                 ({ } one, null) => [one],
-                (null, { } file) => PromptFile.Read(file),
+                (null, { } file) => PromptFile.Read(file, parse.GetValue(encodingErrors)),
                 _ => throw new NativeLayersException("give exactly one of --prompt TEXT or --prompts FILE."),
             };
             var ids = texts.Select(t => m.Tokenizer.Encode(t)).ToArray();

@@ -19,6 +19,7 @@ public static class StitchCommand
         var threads = CommonOptions.Threads();
         var device = CommonOptions.Device();
         var text = new Option<string>("--text") { Description = "Texts: JSONL ({\"text\": ...} per line) or plain text, one text a line; every k-th is held out.", Required = true };
+        var encodingErrors = CommonOptions.EncodingErrors();
         var layersA = new Option<string>("--layers-a") { Description = "A's residual slots i (0 = embeddings … L = after the last block): all, or a list such as 0-3,-1.", DefaultValueFactory = _ => "all" };
         var layersB = new Option<string>("--layers-b") { Description = "B's residual slots j (same syntax).", DefaultValueFactory = _ => "all" };
         var ridge = new Option<double?>("--ridge") { Description = "Ridge λ (default: 1e-6·tr(X_cᵀX_c)/d_A; 0 = plain least squares)." };
@@ -28,7 +29,7 @@ public static class StitchCommand
         var plot = new Option<string?>("--plot") { Description = "Heatmap of the stitching penalty (.png or .svg)." };
 
         var command = new Command("stitch", "Fit affine maps from A's slot i to B's slot j, run B from slot j on the mapped activations, and report the loss penalty.")
-            { model, modelB, threads, device, text, layersA, layersB, ridge, holdout, maxTokens, output, plot };
+            { model, modelB, threads, device, text, encodingErrors, layersA, layersB, ridge, holdout, maxTokens, output, plot };
         command.SetAction(parse =>
         {
             int limit = parse.GetValue(maxTokens);
@@ -36,7 +37,7 @@ public static class StitchCommand
             if (parse.GetValue(ridge) is double r && !(r >= 0)) throw new NativeLayersException("--ridge must be ≥ 0.");
             string outPath = parse.GetValue(output)!;
             string? plotPath = parse.GetValue(plot);
-            var texts = PromptFile.Read(parse.GetValue(text)!);
+            var texts = PromptFile.Read(parse.GetValue(text)!, parse.GetValue(encodingErrors));
             using var a = CommonOptions.LoadModel(parse.GetValue(model)!, parse.GetValue(threads), parse.GetValue(device)!);
             string? bDir = parse.GetValue(modelB);
             using var bOwned = bDir == null ? null : CommonOptions.LoadModel(bDir, parse.GetValue(threads), parse.GetValue(device)!);

@@ -16,6 +16,7 @@ public static class VectorCommand
         var threads = CommonOptions.Threads();
         var device = CommonOptions.Device();
         var pairs = new Option<string>("--pairs") { Description = "JSONL with one {\"positive\": ..., \"negative\": ...} object a line.", Required = true };
+        var encodingErrors = CommonOptions.EncodingErrors();
         var method = new Option<string>("--method") { Description = "mean (MeanDiff), mean-unit, pca (centred PCA of paired differences, repeng's pca_diff), pca-uncentered, repe, reading.", DefaultValueFactory = _ => "mean" };
         var layers = new Option<string>("--layers") { Description = "Blocks to extract for: all, or a list of layers and ranges (0-3,-1).", DefaultValueFactory = _ => "all" };
         var position = new Option<string>("--position") { Description = "last (last token) or mean (mean over the prompt's tokens).", DefaultValueFactory = _ => "last" };
@@ -23,7 +24,7 @@ public static class VectorCommand
         var output = new Option<string>("--out", "-o") { Description = "Output file: .safetensors (layer.{l} tensors) or .gguf (llama.cpp control vector).", Required = true };
 
         var extract = new Command("extract", "Extract a steering vector per layer from contrastive prompt pairs.")
-            { model, threads, device, pairs, method, layers, position, holdout, output };
+            { model, threads, device, pairs, encodingErrors, method, layers, position, holdout, output };
         extract.SetAction(parse =>
         {
             using var m = CommonOptions.LoadModel(parse.GetValue(model)!, parse.GetValue(threads), parse.GetValue(device)!);
@@ -39,7 +40,7 @@ public static class VectorCommand
                 Layers = LayerSelection.Parse(parse.GetValue(layers)!, m.Layers),
                 HeldOutFraction = parse.GetValue(holdout) is var h and >= 0 and < 1 ? h : throw new NativeLayersException("--holdout must be in [0, 1)."),
             };
-            var pairList = ContrastivePairs.Read(parse.GetValue(pairs)!);
+            var pairList = ContrastivePairs.Read(parse.GetValue(pairs)!, parse.GetValue(encodingErrors));
             var console = CliApp.Console(parse.InvocationConfiguration.Output);
             var (vectors, results) = ContrastiveExtraction.Run(m, pairList, options);
             string path = parse.GetValue(output)!;
