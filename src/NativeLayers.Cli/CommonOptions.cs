@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
+using NativeLayers.Analysis.Plots;
 using NativeLayers.Loading;
 using NativeLayers.Runtime;
 
@@ -47,6 +48,47 @@ public static class CommonOptions
         result.AddError($"{((OptionResult)result.Parent!).Option.Name} needs one value.");
         return null;
     }
+
+    /// <summary>
+    /// Checks an output file before any work: its extension is one of <paramref name="extensions"/> (any when none are
+    /// given), it is not a directory, and its folder exists (missing folders are created) and takes files.
+    /// </summary>
+    public static string OutputFile(string path, string option, params IReadOnlyList<string> extensions)
+    {
+        ForOption(option, () =>
+        {
+            string extension = Path.GetExtension(path);
+            if (extensions.Count > 0 && !extensions.Contains(extension, StringComparer.OrdinalIgnoreCase))
+                throw new ModelFileException(path, $"the extension must be {Alternatives(extensions)}, not {(extension == "" ? "none" : $"'{extension}'")}.");
+            OutputPaths.PrepareFile(path);
+        });
+        return path;
+    }
+
+    /// <summary>Checks an output folder before any work: not a file, created when missing, and it takes files.</summary>
+    public static string OutputFolder(string path, string option)
+    {
+        ForOption(option, () => OutputPaths.PrepareFolder(path));
+        return path;
+    }
+
+    /// <summary>The optional --plot file, checked like every output.</summary>
+    public static string? PlotFile(string? path) => path == null ? null : OutputFile(path, "--plot", LayerPlots.Extensions);
+
+    /// <summary>The CSV written beside a JSON --out file, checked like every output.</summary>
+    public static string CsvBeside(string json) => OutputFile(Path.ChangeExtension(json, ".csv"), "the CSV beside --out", ".csv");
+
+    /// <summary>Runs <paramref name="parse"/>, prefixing the name of the option being parsed to its error.</summary>
+    public static T ForOption<T>(string option, Func<T> parse)
+    {
+        try { return parse(); }
+        catch (NativeLayersException e) { throw new NativeLayersException($"{option}: {e.Message}", e); }
+    }
+
+    public static void ForOption(string option, Action check) => ForOption(option, () => { check(); return true; });
+
+    private static string Alternatives(IReadOnlyList<string> items) =>
+        items.Count == 1 ? items[0] : string.Join(", ", items.Take(items.Count - 1)) + " or " + items[^1];
 
     public static Transformer LoadModel(string directory, int threads, string device = "cpu")
     {

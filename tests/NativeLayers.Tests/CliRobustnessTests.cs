@@ -189,4 +189,82 @@ public sealed class CliRobustnessTests : IDisposable
         Assert.Contains("byte offset 16 (line 3)", strict.Message);
         Assert.Equal(["ok", "still ok", "\uFFFD"], TextFiles.ReadLines(file, "prompt", EncodingErrors.Replace));
     }
+
+    // 4. Output paths are checked before any work, and a failure leaves no partial set.
+
+    [Fact]
+    public void VectorExtractRefusesAnOutputWithAnotherExtension()
+    {
+        var (code, output, err) = RunTemplate("vector extract --model {model} --pairs {pairs} --out {dir}/v.txt");
+        AssertOneErrorLine(code, err, "--out", ".safetensors or .gguf");
+        Assert.Empty(output);
+        Assert.False(File.Exists(Path.Combine(_dir, "v.txt")));
+    }
+
+    [Fact]
+    public void APlotWithAnotherExtensionIsRefusedBeforeAnythingIsWritten()
+    {
+        var (code, output, err) = RunTemplate("compare --model {model} --prompts {prompts} --out {dir}/c.json --plot {dir}/c.jpg");
+        AssertOneErrorLine(code, err, "--plot", ".png or .svg");
+        Assert.Empty(output);
+        Assert.False(File.Exists(Path.Combine(_dir, "c.json")));
+        Assert.False(File.Exists(Path.Combine(_dir, "c.csv")));
+    }
+
+    [Fact]
+    public void AnOutputThatIsADirectoryIsRefusedBeforeComputing()
+    {
+        Directory.CreateDirectory(Path.Combine(_dir, "h.safetensors"));
+        var (code, output, err) = RunTemplate("hidden --model {model} --ids 1,2,3 --out {dir}/h.safetensors");
+        AssertOneErrorLine(code, err, "--out", "is a directory, not a file");
+        Assert.DoesNotContain(".tmp", err);
+        Assert.Empty(output);
+    }
+
+    [Fact]
+    public void AnOutputBesideTheJsonIsCheckedTooAndNothingIsWritten()
+    {
+        Directory.CreateDirectory(Path.Combine(_dir, "p.csv"));
+        var (code, output, err) = RunTemplate("probe --model {model} --data {probe} --out {dir}/p.json");
+        AssertOneErrorLine(code, err, Path.Combine(_dir, "p.csv"), "is a directory, not a file");
+        Assert.Empty(output);
+        Assert.False(File.Exists(Path.Combine(_dir, "p.json")));
+    }
+
+    [Fact]
+    public void AFileWhereAnOutputFolderShouldBeIsAnError()
+    {
+        File.WriteAllText(Path.Combine(_dir, "file.txt"), "x");
+        var (code, output, err) = RunTemplate("capture --model {model} --input {prompts} --out {dir}/file.txt/capture");
+        AssertOneErrorLine(code, err, "--out", Path.Combine(_dir, "file.txt") + " is a file");
+        Assert.Empty(output);
+    }
+
+    [Fact]
+    public void MissingOutputFoldersAreCreatedForEveryOutput()
+    {
+        var (code, _, err) = RunTemplate("metrics --model {model} --prompts {prompts} --metrics prompt-entropy " +
+            "--out {dir}/a/m.json --csv {dir}/b/m.csv --plot {dir}/c/d/m.svg");
+        Assert.True(code == 0, err);
+        Assert.True(File.Exists(Path.Combine(_dir, "a", "m.json")));
+        Assert.True(File.Exists(Path.Combine(_dir, "b", "m.csv")));
+        Assert.True(File.Exists(Path.Combine(_dir, "c", "d", "m.svg")));
+    }
+
+    [Fact]
+    public void AtomicWritersNameTheDestinationNotTheirTemporaryFile()
+    {
+        string folder = Path.Combine(_dir, "taken");
+        Directory.CreateDirectory(folder);
+        var safetensors = Assert.ThrowsAny<NativeLayersException>(() =>
+            SafetensorsWriter.Write(folder, [TensorData.FromFloats("x", [2], [1f, 2f])]));
+        Assert.StartsWith(folder, safetensors.Message);
+        Assert.DoesNotContain(".tmp", safetensors.Message);
+
+        var set = new SteeringVectorSet(2);
+        set.Set(1, [1f, 2f]);
+        var gguf = Assert.ThrowsAny<NativeLayersException>(() => GgufControlVectorFile.Write(folder, set));
+        Assert.StartsWith(folder, gguf.Message);
+        Assert.DoesNotContain(".tmp", gguf.Message);
+    }
 }

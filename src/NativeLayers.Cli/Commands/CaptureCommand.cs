@@ -31,6 +31,7 @@ public static class CaptureCommand
             { model, threads, device, input, encodingErrors, points, layers, positions, reduce, output, batch, shardSize, dtype, maxTokens };
         command.SetAction(parse =>
         {
+            string folder = CommonOptions.OutputFolder(parse.GetValue(output)!, "--out");
             using var m = CommonOptions.LoadModel(parse.GetValue(model)!, parse.GetValue(threads), parse.GetValue(device)!);
             var plan = new CapturePlan
             {
@@ -71,7 +72,7 @@ public static class CaptureCommand
                 .Start(ctx =>
                 {
                     var task = ctx.AddTask($"capturing {plan.Hooks.Count} points", maxValue: prompts.Length);
-                    manifest = DatasetCapture.Run(m, prompts, plan, parse.GetValue(output)!, options,
+                    manifest = DatasetCapture.Run(m, prompts, plan, folder, options,
                         new Progress<CaptureProgress>(p => task.Value = p.PromptsDone));
                     task.Value = prompts.Length;
                 });

@@ -48,8 +48,9 @@ public static class CompareCommand
             };
             int limit = parse.GetValue(maxTokens);
             if (limit < 0) throw new NativeLayersException("--max-tokens must be ≥ 0.");
-            string outPath = parse.GetValue(output)!;
-            string? plotPath = parse.GetValue(plot);
+            string outPath = CommonOptions.OutputFile(parse.GetValue(output)!, "--out", ".json");
+            string csv = CommonOptions.CsvBeside(outPath);
+            string? plotPath = CommonOptions.PlotFile(parse.GetValue(plot));
             var options = new SimilarityOptions
             {
                 Rbf = new RbfOptions { Threshold = parse.GetValue(threshold) },
@@ -126,14 +127,15 @@ public static class CompareCommand
                 warnings = result.Warnings,
                 seconds = clock.Elapsed.TotalSeconds,
             };
-            WriteJson(outPath, json);
-            string csv = Path.ChangeExtension(outPath, ".csv");
-            WriteMatrixCsv(csv, "slot_a\\slot_b", values, Enumerable.Range(0, slotsA).Select(i => i.ToString()).ToList(),
-                Enumerable.Range(0, slotsB).Select(j => j.ToString()).ToList());
+            using var files = new StagedFiles();
+            files.Stage(outPath, Json(json));
+            files.Stage(csv, MatrixCsv("slot_a\\slot_b", values, Enumerable.Range(0, slotsA).Select(i => i.ToString()).ToList(),
+                Enumerable.Range(0, slotsB).Select(j => j.ToString()).ToList()));
             if (plotPath != null)
-                LayerPlots.Heatmap(plotPath, $"{parse.GetValue(method)} similarity (n = {result.Rows})",
+                files.Stage(plotPath, LayerPlots.Heatmap(LayerPlots.FormatOf(plotPath), $"{parse.GetValue(method)} similarity (n = {result.Rows})",
                     $"slot of {Name(b)}", $"slot of {Name(a)}", values,
-                    Enumerable.Range(0, slotsB).Select(j => j.ToString()).ToList(), Enumerable.Range(0, slotsA).Select(i => i.ToString()).ToList());
+                    Enumerable.Range(0, slotsB).Select(j => j.ToString()).ToList(), Enumerable.Range(0, slotsA).Select(i => i.ToString()).ToList()));
+            files.Commit();
             console.MarkupLine($"wrote {Markup.Escape(outPath)}, {Markup.Escape(csv)}{(plotPath != null ? ", " + Markup.Escape(plotPath) : "")} [grey]({clock.Elapsed.TotalSeconds:F2} s)[/]");
             return 0;
         });
@@ -171,35 +173,29 @@ public static class CompareCommand
         Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
-    /// <summary>Writes any object as indented JSON (NaN and infinities as the strings "NaN", "Infinity").</summary>
-    internal static void WriteJson(string path, object value)
-    {
-        EnsureFolder(path);
-        File.WriteAllText(path, JsonSerializer.Serialize(value, JsonOptions));
-    }
+    /// <summary>Any object as indented JSON (NaN and infinities as the strings "NaN", "Infinity").</summary>
+    internal static string Json(object value) => JsonSerializer.Serialize(value, JsonOptions);
 
     internal static double[][] Jagged(double[,] m) =>
         Enumerable.Range(0, m.GetLength(0)).Select(i => Enumerable.Range(0, m.GetLength(1)).Select(j => m[i, j]).ToArray()).ToArray();
 
     /// <summary>A matrix as CSV: a header of column labels, then one labelled row per matrix row (round-trip precision).</summary>
-    internal static void WriteMatrixCsv(string path, string corner, double[,] m, IReadOnlyList<string> rowLabels, IReadOnlyList<string> colLabels)
+    internal static string MatrixCsv(string corner, double[,] m, IReadOnlyList<string> rowLabels, IReadOnlyList<string> colLabels)
     {
         var sb = new StringBuilder();
         sb.AppendLine(string.Join(",", [corner, .. colLabels]));
         for (int i = 0; i < m.GetLength(0); i++)
             sb.AppendLine(string.Join(",", [rowLabels[i], .. Enumerable.Range(0, m.GetLength(1)).Select(j => m[i, j].ToString("R", CultureInfo.InvariantCulture))]));
-        EnsureFolder(path);
-        File.WriteAllText(path, sb.ToString());
+        return sb.ToString();
     }
 
     /// <summary>Rows of named columns as CSV (values formatted invariantly, strings quoted when needed).</summary>
-    internal static void WriteTableCsv(string path, IReadOnlyList<string> header, IEnumerable<IReadOnlyList<object?>> rows)
+    internal static string TableCsv(IReadOnlyList<string> header, IEnumerable<IReadOnlyList<object?>> rows)
     {
         var sb = new StringBuilder();
         sb.AppendLine(string.Join(",", header.Select(Cell)));
         foreach (var row in rows) sb.AppendLine(string.Join(",", row.Select(Cell)));
-        EnsureFolder(path);
-        File.WriteAllText(path, sb.ToString());
+        return sb.ToString();
 
         static string Cell(object? v) => v switch
         {
@@ -208,11 +204,5 @@ public static class CompareCommand
             IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
             _ => v.ToString() is { } s && (s.Contains(',') || s.Contains('"') || s.Contains('\n')) ? "\"" + s.Replace("\"", "\"\"") + "\"" : v.ToString() ?? "",
         };
-    }
-
-    private static void EnsureFolder(string path)
-    {
-        var dir = Path.GetDirectoryName(Path.GetFullPath(path));
-        if (!string.IsNullOrEmpty(dir)) Directory.CreateDirectory(dir);
     }
 }

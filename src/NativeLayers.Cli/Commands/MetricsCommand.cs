@@ -50,10 +50,9 @@ public static class MetricsCommand
                 Seed = parse.GetValue(seed),
                 Temperature = parse.GetValue(temperature),
             };
-            string outPath = parse.GetValue(output)!;
-            string? plotPath = parse.GetValue(plot), csvPath = parse.GetValue(csv);
-            if (plotPath != null && !(plotPath.EndsWith(".png", StringComparison.OrdinalIgnoreCase) || plotPath.EndsWith(".svg", StringComparison.OrdinalIgnoreCase)))
-                throw new NativeLayersException($"--plot must end in .png or .svg, got '{plotPath}'.");
+            string outPath = CommonOptions.OutputFile(parse.GetValue(output)!, "--out", ".json");
+            string? csvPath = parse.GetValue(csv) is { } c ? CommonOptions.OutputFile(c, "--csv", ".csv") : null;
+            string? plotPath = CommonOptions.PlotFile(parse.GetValue(plot));
             int limit = parse.GetValue(maxPrompts);
             if (limit < 0) throw new NativeLayersException("--max-prompts must be ≥ 0.");
             var texts = PromptFile.Read(parse.GetValue(prompts)!, parse.GetValue(encodingErrors));
@@ -82,12 +81,14 @@ public static class MetricsCommand
             clock.Stop();
             var r = result!;
 
-            MetricsReport.Write(outPath, MetricsReport.ToJson(r));
-            if (csvPath != null) MetricsReport.Write(csvPath, MetricsReport.ToCsv(r));
+            using var files = new StagedFiles();
+            files.Stage(outPath, MetricsReport.ToJson(r));
+            if (csvPath != null) files.Stage(csvPath, MetricsReport.ToCsv(r));
             if (plotPath != null)
-                LayerPlots.Curves(plotPath, $"{Path.GetFileName(Path.TrimEndingDirectorySeparator(m.Folder.Directory))}: per-layer metrics (α = {r.Alpha.ToString(CultureInfo.InvariantCulture)}, {(r.Mode == MetricMode.PaperCompat ? "paper" : "recommended")})",
+                files.Stage(plotPath, LayerPlots.Curves(LayerPlots.FormatOf(plotPath), $"{Path.GetFileName(Path.TrimEndingDirectorySeparator(m.Folder.Directory))}: per-layer metrics (α = {r.Alpha.ToString(CultureInfo.InvariantCulture)}, {(r.Mode == MetricMode.PaperCompat ? "paper" : "recommended")})",
                     "slot (0 = embeddings, l + 1 = after block l)", "value (nats / radians / rank)", r.Slots,
-                    r.Values.Select(kv => (kv.Key, kv.Value)).ToList());
+                    r.Values.Select(kv => (kv.Key, kv.Value)).ToList()));
+            files.Commit();
 
             var table = new Table().Border(TableBorder.Rounded).AddColumn(new TableColumn("slot").RightAligned());
             foreach (var name in r.Values.Keys) table.AddColumn(new TableColumn(Markup.Escape(name)).RightAligned());

@@ -32,6 +32,9 @@ public static class ProbeCommand
             { model, threads, device, data, encodingErrors, layers, position, holdout, seed, l2, iterations, output, plot };
         command.SetAction(parse =>
         {
+            string outPath = CommonOptions.OutputFile(parse.GetValue(output)!, "--out", ".json");
+            string csv = CommonOptions.CsvBeside(outPath);
+            string? plotPath = CommonOptions.PlotFile(parse.GetValue(plot));
             var examples = ProbeData.Read(parse.GetValue(data)!, parse.GetValue(encodingErrors));
             using var m = CommonOptions.LoadModel(parse.GetValue(model)!, parse.GetValue(threads), parse.GetValue(device)!);
             var options = new LayerProbeOptions
@@ -51,8 +54,6 @@ public static class ProbeCommand
                     MaxIterations = parse.GetValue(iterations) is var it and >= 1 ? it : throw new NativeLayersException("--max-iterations must be ≥ 1."),
                 },
             };
-            string outPath = parse.GetValue(output)!;
-            string? plotPath = parse.GetValue(plot);
             var console = CliApp.Console(parse.InvocationConfiguration.Output);
             var clock = Stopwatch.StartNew();
             ProbeReport? report = null;
@@ -81,7 +82,8 @@ public static class ProbeCommand
             var best = rep.Layers.OrderByDescending(l => l.HeldOutAccuracy).ThenBy(l => l.HeldOutCrossEntropy).First();
             console.MarkupLine($"best held-out accuracy: slot {best.Slot} ({best.HeldOutAccuracy:P1})");
 
-            CompareCommand.WriteJson(outPath, new
+            using var files = new StagedFiles();
+            files.Stage(outPath, CompareCommand.Json(new
             {
                 command = "probe",
                 model = m.Folder.Directory,
@@ -103,18 +105,18 @@ public static class ProbeCommand
                     converged = l.Converged,
                 }),
                 seconds = clock.Elapsed.TotalSeconds,
-            });
-            string csv = Path.ChangeExtension(outPath, ".csv");
-            CompareCommand.WriteTableCsv(csv, ["slot", "train_accuracy", "held_out_accuracy", "held_out_cross_entropy", "iterations", "converged"],
-                rep.Layers.Select(l => (IReadOnlyList<object?>)[l.Slot, l.TrainAccuracy, l.HeldOutAccuracy, l.HeldOutCrossEntropy, l.Iterations, l.Converged]));
+            }));
+            files.Stage(csv, CompareCommand.TableCsv(["slot", "train_accuracy", "held_out_accuracy", "held_out_cross_entropy", "iterations", "converged"],
+                rep.Layers.Select(l => (IReadOnlyList<object?>)[l.Slot, l.TrainAccuracy, l.HeldOutAccuracy, l.HeldOutCrossEntropy, l.Iterations, l.Converged])));
             if (plotPath != null)
-                LayerPlots.Curves(plotPath, $"linear probe accuracy, {CompareCommand.Name(m)}", "residual slot", "accuracy",
+                files.Stage(plotPath, LayerPlots.Curves(LayerPlots.FormatOf(plotPath), $"linear probe accuracy, {CompareCommand.Name(m)}", "residual slot", "accuracy",
                     rep.Layers.Select(l => l.Slot).ToList(),
                     [
                         ("held-out", rep.Layers.Select(l => l.HeldOutAccuracy).ToArray()),
                         ("train", rep.Layers.Select(l => l.TrainAccuracy).ToArray()),
                         ("majority baseline", rep.Layers.Select(_ => rep.MajorityBaseline).ToArray()),
-                    ]);
+                    ]));
+            files.Commit();
             console.MarkupLine($"wrote {Markup.Escape(outPath)}, {Markup.Escape(csv)}{(plotPath != null ? ", " + Markup.Escape(plotPath) : "")} [grey]({clock.Elapsed.TotalSeconds:F2} s)[/]");
             return 0;
         });

@@ -35,8 +35,9 @@ public static class StitchCommand
             int limit = parse.GetValue(maxTokens);
             if (limit < 0) throw new NativeLayersException("--max-tokens must be ≥ 0.");
             if (parse.GetValue(ridge) is double r && !(r >= 0)) throw new NativeLayersException("--ridge must be ≥ 0.");
-            string outPath = parse.GetValue(output)!;
-            string? plotPath = parse.GetValue(plot);
+            string outPath = CommonOptions.OutputFile(parse.GetValue(output)!, "--out", ".json");
+            string csv = CommonOptions.CsvBeside(outPath);
+            string? plotPath = CommonOptions.PlotFile(parse.GetValue(plot));
             var texts = PromptFile.Read(parse.GetValue(text)!, parse.GetValue(encodingErrors));
             using var a = CommonOptions.LoadModel(parse.GetValue(model)!, parse.GetValue(threads), parse.GetValue(device)!);
             string? bDir = parse.GetValue(modelB);
@@ -110,16 +111,17 @@ public static class StitchCommand
                 }),
                 seconds = clock.Elapsed.TotalSeconds,
             };
-            CompareCommand.WriteJson(outPath, json);
-            string csv = Path.ChangeExtension(outPath, ".csv");
-            CompareCommand.WriteTableCsv(csv,
+            using var files = new StagedFiles();
+            files.Stage(outPath, CompareCommand.Json(json));
+            files.Stage(csv, CompareCommand.TableCsv(
                 ["slot_a", "slot_b", "lambda", "train_mse", "train_r2", "held_out_mse", "held_out_r2", "stitched_loss", "loss_b", "penalty", "penalty_vs_a"],
                 rep.Cells.Select(c => (IReadOnlyList<object?>)[c.SlotA, c.SlotB, c.Lambda, c.InSample.Mse, c.InSample.MeanR2, c.HeldOut.Mse, c.HeldOut.MeanR2,
-                    c.StitchedLoss, rep.LossB, c.Penalty, c.PenaltyVsA]));
+                    c.StitchedLoss, rep.LossB, c.Penalty, c.PenaltyVsA])));
             if (plotPath != null)
-                LayerPlots.Heatmap(plotPath, $"stitching penalty (nats/token), {CompareCommand.Name(a)} → {CompareCommand.Name(b)}",
+                files.Stage(plotPath, LayerPlots.Heatmap(LayerPlots.FormatOf(plotPath), $"stitching penalty (nats/token), {CompareCommand.Name(a)} → {CompareCommand.Name(b)}",
                     $"slot j of {CompareCommand.Name(b)}", $"slot i of {CompareCommand.Name(a)}", rep.PenaltyMatrix(),
-                    rep.SlotsB.Select(j => j.ToString()).ToList(), rep.SlotsA.Select(i => i.ToString()).ToList());
+                    rep.SlotsB.Select(j => j.ToString()).ToList(), rep.SlotsA.Select(i => i.ToString()).ToList()));
+            files.Commit();
             console.MarkupLine($"wrote {Markup.Escape(outPath)}, {Markup.Escape(csv)}{(plotPath != null ? ", " + Markup.Escape(plotPath) : "")} [grey]({clock.Elapsed.TotalSeconds:F2} s)[/]");
             return 0;
         });

@@ -27,6 +27,7 @@ public static class VectorCommand
             { model, threads, device, pairs, encodingErrors, method, layers, position, holdout, output };
         extract.SetAction(parse =>
         {
+            string path = CommonOptions.OutputFile(parse.GetValue(output)!, "--out", ".safetensors", ".gguf");
             using var m = CommonOptions.LoadModel(parse.GetValue(model)!, parse.GetValue(threads), parse.GetValue(device)!);
             var options = new ContrastiveExtractionOptions
             {
@@ -43,7 +44,6 @@ public static class VectorCommand
             var pairList = ContrastivePairs.Read(parse.GetValue(pairs)!, parse.GetValue(encodingErrors));
             var console = CliApp.Console(parse.InvocationConfiguration.Output);
             var (vectors, results) = ContrastiveExtraction.Run(m, pairList, options);
-            string path = parse.GetValue(output)!;
             var warnings = path.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase)
                 ? GgufControlVectorFile.Write(path, vectors)
                 : Write(path, vectors);
