@@ -1,8 +1,11 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
+using System.Globalization;
+using System.Numerics;
 using NativeLayers.Analysis.Plots;
 using NativeLayers.Loading;
 using NativeLayers.Runtime;
+using NativeLayers.Runtime.Hooks;
 
 namespace NativeLayers.Cli;
 
@@ -15,11 +18,11 @@ public static class CommonOptions
         Required = true,
     };
 
-    public static Option<int> Threads() => new("--threads", "-t")
+    public static Option<int> Threads() => new Option<int>("--threads", "-t")
     {
         Description = "CPU threads (default: one per core).",
         DefaultValueFactory = _ => 0,
-    };
+    }.AtLeast(0);
 
     public static Option<string> Device() => new("--device")
     {
@@ -31,8 +34,9 @@ public static class CommonOptions
     public static Option<Loading.EncodingErrors> EncodingErrors() => new("--encoding-errors")
     {
         Description = "Invalid UTF-8 in an input text file: strict (an error naming the byte offset) or replace (read as U+FFFD).",
+        HelpName = "strict|replace",
         DefaultValueFactory = _ => Loading.EncodingErrors.Strict,
-        CustomParser = result => Token(result) switch
+        CustomParser = result => Token(result)?.ToLowerInvariant() switch
         {
             null => default,
             "strict" => Loading.EncodingErrors.Strict,
@@ -40,6 +44,52 @@ public static class CommonOptions
             var other => throw new NativeLayersException($"--encoding-errors must be strict or replace, got '{other}'."),
         },
     };
+
+    /// <summary>
+    /// Makes <paramref name="option"/> read its value with the invariant culture and refuse, while the command line is
+    /// parsed (so before any work), a value that is not a number, NaN, an infinity, or fails <paramref name="valid"/>;
+    /// <paramref name="requirement"/> says what is expected, e.g. "in (0, 1]".
+    /// </summary>
+    public static Option<T> Requiring<T>(this Option<T> option, Func<T, bool> valid, string requirement) where T : struct, INumber<T>
+    {
+        option.CustomParser = result => Token(result) is { } text ? Number(option.Name, text, valid, requirement) : default;
+        return option;
+    }
+
+    public static Option<T?> Requiring<T>(this Option<T?> option, Func<T, bool> valid, string requirement) where T : struct, INumber<T>
+    {
+        option.CustomParser = result => Token(result) is { } text ? Number(option.Name, text, valid, requirement) : null;
+        return option;
+    }
+
+    public static Option<T> AtLeast<T>(this Option<T> option, T min) where T : struct, INumber<T> =>
+        option.Requiring(v => v >= min, $"≥ {min}");
+
+    public static Option<T?> AtLeast<T>(this Option<T?> option, T min) where T : struct, INumber<T> =>
+        option.Requiring(v => v >= min, $"≥ {min}");
+
+    public static Option<T> Positive<T>(this Option<T> option) where T : struct, INumber<T> =>
+        option.Requiring(v => v > T.Zero, "> 0");
+
+    private static T Number<T>(string option, string text, Func<T, bool> valid, string requirement) where T : struct, INumber<T>
+    {
+        if (!T.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out T value))
+            throw new NativeLayersException($"{option} must be a number {requirement}, got '{text}'.");
+        if (!T.IsFinite(value)) throw new NativeLayersException($"{option} must be a finite number {requirement}, got {text}.");
+        return valid(value) ? value : throw new NativeLayersException($"{option} must be {requirement}, got {text}.");
+    }
+
+    /// <summary>A list of layers or slots (0-3,7,-1 or all) of <paramref name="count"/>, named by its option when out of range.</summary>
+    public static int[] Layers(string text, int count, string option) => ForOption(option, () => LayerSelection.Parse(text, count));
+
+    /// <summary>An index into <paramref name="count"/> <paramref name="items"/>; negative counts from the end.</summary>
+    public static int Index(int index, int count, string option, string items)
+    {
+        int resolved = index < 0 ? count + index : index;
+        return resolved >= 0 && resolved < count
+            ? resolved
+            : throw new NativeLayersException($"{option} {index} is out of range: there are {count} {items} (0..{count - 1}, or -{count}..-1).");
+    }
 
     /// <summary>The one value typed for an option; null (and a usage error) when there is none.</summary>
     private static string? Token(ArgumentResult result)

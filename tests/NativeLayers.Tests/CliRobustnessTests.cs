@@ -267,4 +267,40 @@ public sealed class CliRobustnessTests : IDisposable
         Assert.StartsWith(folder, gguf.Message);
         Assert.DoesNotContain(".tmp", gguf.Message);
     }
+
+    // 5. Numeric options are checked as they are parsed.
+
+    [Theory]
+    [InlineData("--temperature", "generate --model {model} --ids 1 --temperature NaN")]
+    [InlineData("--temperature", "generate --model {model} --ids 1 --temperature Infinity")]
+    [InlineData("--top-p", "generate --model {model} --ids 1 --top-p 0")]
+    [InlineData("--top-p", "generate --model {model} --ids 1 --top-p 1.5")]
+    [InlineData("--top-p", "generate --model {model} --ids 1 --top-p NaN")]
+    [InlineData("--top-k", "generate --model {model} --ids 1 --top-k -1")]
+    [InlineData("--max-tokens", "generate --model {model} --ids 1 --max-tokens -1")]
+    [InlineData("--steer", "generate --model {model} --ids 1 --steer {dir}/v.safetensors@1*NaN")]
+    [InlineData("--tokens", "verify --model {model} --tokens 0")]
+    [InlineData("--batch", "verify --model {model} --batch 0")]
+    [InlineData("--rbf-threshold", "compare --model {model} --prompts {prompts} --out {dir}/c.json --rbf-threshold NaN")]
+    [InlineData("--variance", "compare --model {model} --prompts {prompts} --out {dir}/c.json --variance 1.5")]
+    [InlineData("--batch", "metrics --model {model} --prompts {prompts} --out {dir}/m.json --batch 0")]
+    [InlineData("--alpha", "metrics --model {model} --prompts {prompts} --out {dir}/m.json --alpha NaN")]
+    [InlineData("--temperature", "metrics --model {model} --prompts {prompts} --out {dir}/m.json --temperature -1")]
+    [InlineData("--l2", "probe --model {model} --data {probe} --out {dir}/p.json --l2 Infinity")]
+    [InlineData("--ridge", "stitch --model {model} --text {prompts} --out {dir}/s.json --ridge Infinity")]
+    [InlineData("--holdout", "stitch --model {model} --text {prompts} --out {dir}/s.json --holdout 1")]
+    [InlineData("--layers-a", "stitch --model {model} --text {prompts} --out {dir}/s.json --layers-a 9")]
+    [InlineData("--batch", "capture --model {model} --input {prompts} --out {dir}/cap --batch 0")]
+    [InlineData("--shard-size", "capture --model {model} --input {prompts} --out {dir}/cap --shard-size 0")]
+    [InlineData("--layers", "capture --model {model} --input {prompts} --out {dir}/cap --layers 9")]
+    [InlineData("--position", "lens --model {model} --ids 1,2,3 --position 3")]
+    [InlineData("--position", "lens --model {model} --ids 1,2,3 --position -4")]
+    [InlineData("--layers", "lens --model {model} --ids 1,2,3 --layers 7")]
+    [InlineData("--max-tokens", "steer sweep --model {model} --vector {dir}/v.safetensors --layers 1 --prompt x --max-tokens -1")]
+    [InlineData("--layers", "steer sweep --model {model} --vector {dir}/v.safetensors --layers 9 --prompt x")]
+    public void ABadNumberIsOneErrorLineNamingTheOption(string option, string command)
+    {
+        var (code, _, err) = RunTemplate(command);
+        AssertOneErrorLine(code, err, option);
+    }
 }

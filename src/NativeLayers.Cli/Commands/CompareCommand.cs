@@ -27,10 +27,10 @@ public static class CompareCommand
         var encodingErrors = CommonOptions.EncodingErrors();
         var mode = new Option<string>("--mode") { Description = "tokens (one row per token; needs a shared tokenizer), pooled (mean over each prompt's tokens) or last (last token).", DefaultValueFactory = _ => "pooled" };
         var method = new Option<string>("--method") { Description = "linear (CKA), rbf (CKA), debiased (linear CKA, unbiased HSIC), debiased-rbf, svcca, pwcca.", DefaultValueFactory = _ => "linear" };
-        var threshold = new Option<double>("--rbf-threshold") { Description = "RBF bandwidth as a fraction of the median distance (thr).", DefaultValueFactory = _ => 1.0 };
-        var variance = new Option<double>("--variance") { Description = "SVCCA: variance fraction kept per side.", DefaultValueFactory = _ => 0.99 };
+        var threshold = new Option<double>("--rbf-threshold") { Description = "RBF bandwidth as a fraction of the median distance (thr).", DefaultValueFactory = _ => 1.0 }.Positive();
+        var variance = new Option<double>("--variance") { Description = "SVCCA: variance fraction kept per side.", DefaultValueFactory = _ => 0.99 }.Requiring(v => v > 0 && v <= 1, "in (0, 1]");
         var finalNorm = new Option<bool>("--final-norm") { Description = "PaperCompat: read the last slot as FinalNorm(R[L]) (Hugging Face's last hidden state)." };
-        var maxTokens = new Option<int>("--max-tokens") { Description = "Truncate each prompt to this many tokens (0 = no limit).", DefaultValueFactory = _ => 0 };
+        var maxTokens = new Option<int>("--max-tokens") { Description = "Truncate each prompt to this many tokens (0 = no limit).", DefaultValueFactory = _ => 0 }.AtLeast(0);
         var output = new Option<string>("--out", "-o") { Description = "JSON file with the matrix and its settings (a .csv beside it holds the matrix).", Required = true };
         var plot = new Option<string?>("--plot") { Description = "Heatmap image (.png or .svg)." };
 
@@ -47,7 +47,6 @@ public static class CompareCommand
                 var m => throw new NativeLayersException($"--mode must be tokens, pooled or last, got '{m}'."),
             };
             int limit = parse.GetValue(maxTokens);
-            if (limit < 0) throw new NativeLayersException("--max-tokens must be ≥ 0.");
             string outPath = CommonOptions.OutputFile(parse.GetValue(output)!, "--out", ".json");
             string csv = CommonOptions.CsvBeside(outPath);
             string? plotPath = CommonOptions.PlotFile(parse.GetValue(plot));

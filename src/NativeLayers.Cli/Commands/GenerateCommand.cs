@@ -17,10 +17,10 @@ public static class GenerateCommand
         var prompt = new Option<string?>("--prompt", "-p") { Description = "Prompt text (encoded with the model's tokenizer)." };
         var ids = new Option<string?>("--ids") { Description = "Prompt as comma-separated token ids (for models without a tokenizer)." };
         var promptFile = new Option<string?>("--prompts") { Description = "Several prompts (JSONL or one a line), generated together in one batch." };
-        var maxTokens = new Option<int>("--max-tokens", "-n") { Description = "Most new tokens to generate.", DefaultValueFactory = _ => 64 };
-        var temperature = new Option<float>("--temperature") { Description = "Sampling temperature; 0 = greedy.", DefaultValueFactory = _ => 0f };
-        var topK = new Option<int>("--top-k") { Description = "Sample from the k most probable tokens (0 = all).", DefaultValueFactory = _ => 0 };
-        var topP = new Option<float>("--top-p") { Description = "Sample from the smallest set reaching probability p (1 = all).", DefaultValueFactory = _ => 1f };
+        var maxTokens = new Option<int>("--max-tokens", "-n") { Description = "Most new tokens to generate.", DefaultValueFactory = _ => 64 }.AtLeast(0);
+        var temperature = new Option<float>("--temperature") { Description = "Sampling temperature; 0 = greedy.", DefaultValueFactory = _ => 0f }.AtLeast(0f);
+        var topK = new Option<int>("--top-k") { Description = "Sample from the k most probable tokens (0 = all).", DefaultValueFactory = _ => 0 }.AtLeast(0);
+        var topP = new Option<float>("--top-p") { Description = "Sample from the smallest set reaching probability p (1 = all).", DefaultValueFactory = _ => 1f }.Requiring(p => p > 0 && p <= 1, "in (0, 1]");
         var seed = new Option<int>("--seed") { Description = "Random seed for sampling.", DefaultValueFactory = _ => 0 };
         var encodingErrors = CommonOptions.EncodingErrors();
         var steer = SteerOption.Create();

@@ -18,7 +18,7 @@ public static class LensCommand
         var prompt = new Option<string?>("--prompt") { Description = "Prompt text." };
         var ids = new Option<string?>("--ids") { Description = "Prompt as comma-separated token ids (instead of --prompt)." };
         var target = new Option<string?>("--target") { Description = "Token to track: its text (must encode to one token; a leading space is tried too) or #ID." };
-        var topK = new Option<int>("--top-k", "-k") { Description = "Tokens listed per slot.", DefaultValueFactory = _ => 5 };
+        var topK = new Option<int>("--top-k", "-k") { Description = "Tokens listed per slot.", DefaultValueFactory = _ => 5 }.AtLeast(1);
         var layers = new Option<string>("--layers") { Description = "Slots to decode (0 = embeddings … L): all, or a list such as 0-3,-1.", DefaultValueFactory = _ => "all" };
         var position = new Option<int>("--position") { Description = "Token position to read (negative from the end).", DefaultValueFactory = _ => -1 };
         var output = new Option<string?>("--out", "-o") { Description = "JSON file with every reading (a .csv beside it lists them)." };
@@ -43,8 +43,8 @@ public static class LensCommand
             }
             var report = LogitLens.Run(m, tokens, new LensOptions
             {
-                Slots = LayerSelection.Parse(parse.GetValue(layers)!, m.Layers + 1),
-                Positions = [parse.GetValue(position)],
+                Slots = CommonOptions.Layers(parse.GetValue(layers)!, m.Layers + 1, "--layers"),
+                Positions = [CommonOptions.Index(parse.GetValue(position), tokens.Length, "--position", "prompt tokens")],
                 TopK = parse.GetValue(topK),
                 Target = targetId,
             });

@@ -20,16 +20,16 @@ public static class MetricsCommand
         var prompts = new Option<string>("--prompts", "-p") { Description = "Prompts: plain text, one a line, or JSONL ({\"text\": ...} per line).", Required = true };
         var encodingErrors = CommonOptions.EncodingErrors();
         var metricList = new Option<string>("--metrics") { Description = $"Comma-separated: {string.Join(", ", LayerMetricNames.All.Select(LayerMetricNames.Cli))}.", DefaultValueFactory = _ => "prompt-entropy,dataset-entropy,curvature,effective-rank" };
-        var alpha = new Option<double>("--alpha") { Description = "Rényi order α of the entropies (1 = von Neumann).", DefaultValueFactory = _ => 1.0 };
+        var alpha = new Option<double>("--alpha") { Description = "Rényi order α of the entropies (1 = von Neumann).", DefaultValueFactory = _ => 1.0 }.Positive();
         var mode = new Option<string>("--mode") { Description = "recommended, or paper (PaperCompat: final-normed last layer, the reference code's quirks).", DefaultValueFactory = _ => "recommended" };
         var output = new Option<string>("--out", "-o") { Description = "JSON file: {\"slots\": [...], \"metrics\": {name: [value per slot]}}.", Required = true };
         var plot = new Option<string?>("--plot") { Description = "Per-layer curves figure (.png or .svg)." };
         var csv = new Option<string?>("--csv") { Description = "CSV with every number (normalised variants, counts, extra statistics)." };
-        var batch = new Option<int>("--batch", "-b") { Description = "Sequences per forward call.", DefaultValueFactory = _ => 8 };
-        var maxTokens = new Option<int>("--max-tokens") { Description = "Truncate each prompt to this many tokens (0 = no limit).", DefaultValueFactory = _ => 0 };
-        var maxPrompts = new Option<int>("--max-prompts") { Description = "Use at most this many prompts (0 = all; (a) uses 1000).", DefaultValueFactory = _ => 0 };
+        var batch = new Option<int>("--batch", "-b") { Description = "Sequences per forward call.", DefaultValueFactory = _ => 8 }.AtLeast(1);
+        var maxTokens = new Option<int>("--max-tokens") { Description = "Truncate each prompt to this many tokens (0 = no limit).", DefaultValueFactory = _ => 0 }.AtLeast(0);
+        var maxPrompts = new Option<int>("--max-prompts") { Description = "Use at most this many prompts (0 = all; (a) uses 1000).", DefaultValueFactory = _ => 0 }.AtLeast(0);
         var seed = new Option<ulong>("--seed") { Description = "Seed of the augmentations and DiME permutations.", DefaultValueFactory = _ => 0UL };
-        var temperature = new Option<double>("--temperature") { Description = "InfoNCE temperature τ.", DefaultValueFactory = _ => InfoNce.DefaultTemperature };
+        var temperature = new Option<double>("--temperature") { Description = "InfoNCE temperature τ.", DefaultValueFactory = _ => InfoNce.DefaultTemperature }.Positive();
 
         var command = new Command("metrics", "Per-layer metrics of a prompt set: prompt/dataset entropy, curvature, effective rank, InfoNCE, LiDAR, DiME.")
             { model, threads, device, prompts, encodingErrors, metricList, alpha, mode, output, plot, csv, batch, maxTokens, maxPrompts, seed, temperature };
@@ -54,7 +54,6 @@ public static class MetricsCommand
             string? csvPath = parse.GetValue(csv) is { } c ? CommonOptions.OutputFile(c, "--csv", ".csv") : null;
             string? plotPath = CommonOptions.PlotFile(parse.GetValue(plot));
             int limit = parse.GetValue(maxPrompts);
-            if (limit < 0) throw new NativeLayersException("--max-prompts must be ≥ 0.");
             var texts = PromptFile.Read(parse.GetValue(prompts)!, parse.GetValue(encodingErrors));
             if (limit > 0 && texts.Count > limit) texts = texts.Take(limit).ToList();
 

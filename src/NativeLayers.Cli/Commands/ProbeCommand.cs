@@ -21,10 +21,10 @@ public static class ProbeCommand
         var encodingErrors = CommonOptions.EncodingErrors();
         var layers = new Option<string>("--layers") { Description = "Residual slots to probe (0 = embeddings … L): all, or a list such as 0-3,-1.", DefaultValueFactory = _ => "all" };
         var position = new Option<string>("--position") { Description = "mean (mean over the prompt's tokens) or last (last token).", DefaultValueFactory = _ => "mean" };
-        var holdout = new Option<double>("--holdout") { Description = "Fraction of each label's examples held out.", DefaultValueFactory = _ => 0.25 };
+        var holdout = new Option<double>("--holdout") { Description = "Fraction of each label's examples held out.", DefaultValueFactory = _ => 0.25 }.Requiring(h => h > 0 && h < 1, "in (0, 1)");
         var seed = new Option<ulong>("--seed") { Description = "Seed of the train/held-out split.", DefaultValueFactory = _ => 1UL };
-        var l2 = new Option<double>("--l2") { Description = "L2 penalty λ on the (standardised) weights.", DefaultValueFactory = _ => 1e-3 };
-        var iterations = new Option<int>("--max-iterations") { Description = "L-BFGS iteration cap.", DefaultValueFactory = _ => 500 };
+        var l2 = new Option<double>("--l2") { Description = "L2 penalty λ on the (standardised) weights.", DefaultValueFactory = _ => 1e-3 }.AtLeast(0.0);
+        var iterations = new Option<int>("--max-iterations") { Description = "L-BFGS iteration cap.", DefaultValueFactory = _ => 500 }.AtLeast(1);
         var output = new Option<string>("--out", "-o") { Description = "JSON file with every layer's scores (a .csv beside it lists them).", Required = true };
         var plot = new Option<string?>("--plot") { Description = "Per-layer accuracy curves (.png or .svg)." };
 
@@ -45,13 +45,13 @@ public static class ProbeCommand
                     "last" => RowMode.Last,
                     var p => throw new NativeLayersException($"--position must be mean or last, got '{p}'."),
                 },
-                Slots = LayerSelection.Parse(parse.GetValue(layers)!, m.Layers + 1),
-                HeldOutFraction = parse.GetValue(holdout) is var h and > 0 and < 1 ? h : throw new NativeLayersException("--holdout must be in (0, 1)."),
+                Slots = CommonOptions.Layers(parse.GetValue(layers)!, m.Layers + 1, "--layers"),
+                HeldOutFraction = parse.GetValue(holdout),
                 Seed = parse.GetValue(seed),
                 Probe = new ProbeOptions
                 {
-                    L2 = parse.GetValue(l2) is var penalty and >= 0 ? penalty : throw new NativeLayersException("--l2 must be ≥ 0."),
-                    MaxIterations = parse.GetValue(iterations) is var it and >= 1 ? it : throw new NativeLayersException("--max-iterations must be ≥ 1."),
+                    L2 = parse.GetValue(l2),
+                    MaxIterations = parse.GetValue(iterations),
                 },
             };
             var console = CliApp.Console(parse.InvocationConfiguration.Output);

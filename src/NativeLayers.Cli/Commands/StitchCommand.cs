@@ -22,9 +22,9 @@ public static class StitchCommand
         var encodingErrors = CommonOptions.EncodingErrors();
         var layersA = new Option<string>("--layers-a") { Description = "A's residual slots i (0 = embeddings … L = after the last block): all, or a list such as 0-3,-1.", DefaultValueFactory = _ => "all" };
         var layersB = new Option<string>("--layers-b") { Description = "B's residual slots j (same syntax).", DefaultValueFactory = _ => "all" };
-        var ridge = new Option<double?>("--ridge") { Description = "Ridge λ (default: 1e-6·tr(X_cᵀX_c)/d_A; 0 = plain least squares)." };
-        var holdout = new Option<double>("--holdout") { Description = "Fraction of texts held out for the losses and held-out fit metrics.", DefaultValueFactory = _ => 0.25 };
-        var maxTokens = new Option<int>("--max-tokens") { Description = "Truncate each text to this many tokens (0 = no limit).", DefaultValueFactory = _ => 0 };
+        var ridge = new Option<double?>("--ridge") { Description = "Ridge λ (default: 1e-6·tr(X_cᵀX_c)/d_A; 0 = plain least squares)." }.AtLeast(0.0);
+        var holdout = new Option<double>("--holdout") { Description = "Fraction of texts held out for the losses and held-out fit metrics.", DefaultValueFactory = _ => 0.25 }.Requiring(h => h > 0 && h < 1, "in (0, 1)");
+        var maxTokens = new Option<int>("--max-tokens") { Description = "Truncate each text to this many tokens (0 = no limit).", DefaultValueFactory = _ => 0 }.AtLeast(0);
         var output = new Option<string>("--out", "-o") { Description = "JSON file with every cell (a .csv beside it lists them).", Required = true };
         var plot = new Option<string?>("--plot") { Description = "Heatmap of the stitching penalty (.png or .svg)." };
 
@@ -33,8 +33,6 @@ public static class StitchCommand
         command.SetAction(parse =>
         {
             int limit = parse.GetValue(maxTokens);
-            if (limit < 0) throw new NativeLayersException("--max-tokens must be ≥ 0.");
-            if (parse.GetValue(ridge) is double r && !(r >= 0)) throw new NativeLayersException("--ridge must be ≥ 0.");
             string outPath = CommonOptions.OutputFile(parse.GetValue(output)!, "--out", ".json");
             string csv = CommonOptions.CsvBeside(outPath);
             string? plotPath = CommonOptions.PlotFile(parse.GetValue(plot));
@@ -47,8 +45,8 @@ public static class StitchCommand
             var ids = CompareCommand.Encode(a, texts, limit);
             var options = new StitchingOptions
             {
-                SlotsA = LayerSelection.Parse(parse.GetValue(layersA)!, a.Layers + 1),
-                SlotsB = LayerSelection.Parse(parse.GetValue(layersB)!, b.Layers + 1),
+                SlotsA = CommonOptions.Layers(parse.GetValue(layersA)!, a.Layers + 1, "--layers-a"),
+                SlotsB = CommonOptions.Layers(parse.GetValue(layersB)!, b.Layers + 1, "--layers-b"),
                 Ridge = parse.GetValue(ridge),
                 HeldOutFraction = parse.GetValue(holdout),
             };

@@ -20,7 +20,7 @@ public static class VectorCommand
         var method = new Option<string>("--method") { Description = "mean (MeanDiff), mean-unit, pca (centred PCA of paired differences, repeng's pca_diff), pca-uncentered, repe, reading.", DefaultValueFactory = _ => "mean" };
         var layers = new Option<string>("--layers") { Description = "Blocks to extract for: all, or a list of layers and ranges (0-3,-1).", DefaultValueFactory = _ => "all" };
         var position = new Option<string>("--position") { Description = "last (last token) or mean (mean over the prompt's tokens).", DefaultValueFactory = _ => "last" };
-        var holdout = new Option<double>("--holdout") { Description = "Fraction of pairs held out to score each layer's vector.", DefaultValueFactory = _ => 0.2 };
+        var holdout = new Option<double>("--holdout") { Description = "Fraction of pairs held out to score each layer's vector.", DefaultValueFactory = _ => 0.2 }.Requiring(h => h >= 0 && h < 1, "in [0, 1)");
         var output = new Option<string>("--out", "-o") { Description = "Output file: .safetensors (layer.{l} tensors) or .gguf (llama.cpp control vector).", Required = true };
 
         var extract = new Command("extract", "Extract a steering vector per layer from contrastive prompt pairs.")
@@ -38,8 +38,8 @@ public static class VectorCommand
                     "mean" => ReadPosition.Mean,
                     var p => throw new NativeLayersException($"--position must be last or mean, got '{p}'."),
                 },
-                Layers = LayerSelection.Parse(parse.GetValue(layers)!, m.Layers),
-                HeldOutFraction = parse.GetValue(holdout) is var h and >= 0 and < 1 ? h : throw new NativeLayersException("--holdout must be in [0, 1)."),
+                Layers = CommonOptions.Layers(parse.GetValue(layers)!, m.Layers, "--layers"),
+                HeldOutFraction = parse.GetValue(holdout),
             };
             var pairList = ContrastivePairs.Read(parse.GetValue(pairs)!, parse.GetValue(encodingErrors));
             var console = CliApp.Console(parse.InvocationConfiguration.Output);
