@@ -3,10 +3,10 @@ using System.Text;
 namespace NativeLayers.Loading;
 
 /// <summary>
-/// Output files that appear only when complete, and together: each is written beside its destination under a
-/// temporary name, and <see cref="Commit"/> renames them all into place (a reader that has an old file mapped keeps
-/// its unlinked copy instead of seeing it truncated). Disposing without committing deletes what was staged. Errors
-/// name the destination, never the temporary file.
+/// Output files that appear only when complete: each is written in full beside its destination under a temporary
+/// name, and only <see cref="Commit"/> renames them into place, so a failure while producing a set of outputs leaves
+/// none of them (and a reader that has an old file mapped keeps its unlinked copy instead of seeing it truncated).
+/// Disposing without committing deletes what was staged. Errors name the destination, never the temporary file.
 /// </summary>
 public sealed class StagedFiles : IDisposable
 {

@@ -2,7 +2,6 @@ using System.CommandLine;
 using NativeLayers.Analysis.Lens;
 using NativeLayers.Analysis.Plots;
 using NativeLayers.Loading;
-using NativeLayers.Runtime.Hooks;
 using Spectre.Console;
 
 namespace NativeLayers.Cli.Commands;

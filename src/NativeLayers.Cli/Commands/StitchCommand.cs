@@ -4,7 +4,6 @@ using NativeLayers.Analysis.Plots;
 using NativeLayers.Analysis.Stitching;
 using NativeLayers.Loading;
 using NativeLayers.Runtime.Capture;
-using NativeLayers.Runtime.Hooks;
 using Spectre.Console;
 
 namespace NativeLayers.Cli.Commands;
