@@ -13,7 +13,6 @@ public static class BackendChoice
 
     public static RuntimeOptions Options(DeviceKind device, int threads)
     {
-        if (threads < 0) throw new NativeLayersException($"--threads must be ≥ 0, got {threads}.");
         return device == DeviceKind.Cpu
             ? new RuntimeOptions { Threads = threads }
             : new RuntimeOptions { Threads = threads, Backend = () => new GpuBackend(device) };

@@ -1,6 +1,6 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
 using NativeLayers.Cli.Commands;
-using NativeLayers.Loading;
 using Spectre.Console;
 
 namespace NativeLayers.Cli;
@@ -14,6 +14,11 @@ public static class CliApp
     public static RootCommand BuildRoot()
     {
         var root = new RootCommand("NativeLayers: run Hugging Face transformer models natively and read or write their residual stream.");
+        root.Options.Add(new Option<bool>(ErrorReport.VerboseFlag)
+        {
+            Description = "On an error, also print the full exception (type and stack trace).",
+            Recursive = true,
+        });
         root.Subcommands.Add(GenerateCommand.Build());
         root.Subcommands.Add(InspectCommand.Build());
         root.Subcommands.Add(TokenizeCommand.Build());
@@ -31,32 +36,39 @@ public static class CliApp
         return root;
     }
 
-    public static int Run(string[] args, TextWriter? output = null, TextWriter? error = null)
+    public static int Run(string[] args, TextWriter? output = null, TextWriter? error = null) =>
+        Run(BuildRoot(), args, output ?? System.Console.Out, error ?? System.Console.Error);
+
+    /// <summary>Runs <paramref name="root"/>: usage errors exit 2; any other failure is one line on <paramref name="error"/> and exit 1.</summary>
+    public static int Run(RootCommand root, string[] args, TextWriter output, TextWriter error)
     {
-        output ??= System.Console.Out;
-        error ??= System.Console.Error;
-        var root = BuildRoot();
-        var parse = root.Parse(args);
-        if (parse.Errors.Count > 0)
-        {
-            foreach (var e in parse.Errors) error.WriteLine($"error: {e.Message}");
-            error.WriteLine("Run 'nl --help' (or 'nl COMMAND --help') for usage.");
-            return UsageError;
-        }
+        ParseResult? parse = null;
         try
         {
+            // Option values are checked while parsing, so Parse itself can throw a NativeLayersException.
+            parse = root.Parse(args);
+            if (parse.Errors.Count > 0)
+            {
+                foreach (var e in parse.Errors) error.WriteLine($"error: {e.Message}");
+                error.WriteLine("Run 'nl --help' (or 'nl COMMAND --help') for usage.");
+                return UsageError;
+            }
             return parse.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
         }
-        catch (NativeLayersException e)
+        catch (Exception e)
         {
-            error.WriteLine($"error: {e.Message}");
+            // The flag is read from the arguments because parsing itself may be what failed.
+            ErrorReport.Write(error, e, CommandName(parse), args.Contains(ErrorReport.VerboseFlag));
             return UserError;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            error.WriteLine($"error: {e.Message}");
-            return UserError;
-        }
+    }
+
+    /// <summary>"nl vector extract" for the command that ran, "nl" when parsing did not get that far.</summary>
+    private static string CommandName(ParseResult? parse)
+    {
+        var names = new List<string>();
+        for (var result = parse?.CommandResult; result?.Parent is CommandResult parent; result = parent) names.Insert(0, result.Command.Name);
+        return string.Join(" ", ["nl", .. names]);
     }
 
     /// <summary>A Spectre console writing to the invocation's output (so tests can capture it).</summary>

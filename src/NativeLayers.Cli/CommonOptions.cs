@@ -1,6 +1,11 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Globalization;
+using System.Numerics;
+using NativeLayers.Analysis.Plots;
 using NativeLayers.Loading;
 using NativeLayers.Runtime;
+using NativeLayers.Runtime.Hooks;
 
 namespace NativeLayers.Cli;
 
@@ -13,17 +18,127 @@ public static class CommonOptions
         Required = true,
     };
 
-    public static Option<int> Threads() => new("--threads", "-t")
+    public static Option<int> Threads() => new Option<int>("--threads", "-t")
     {
         Description = "CPU threads (default: one per core).",
         DefaultValueFactory = _ => 0,
-    };
+    }.AtLeast(0);
 
     public static Option<string> Device() => new("--device")
     {
         Description = "auto (CUDA when a GPU is present), cuda, cpu, or ilgpu-cpu (the GPU kernels on ILGPU's CPU emulator; slow, for checking).",
         DefaultValueFactory = _ => "auto",
     };
+
+    /// <summary>The option of every command that reads a prompt or data file.</summary>
+    public static Option<Loading.EncodingErrors> EncodingErrors() => new("--encoding-errors")
+    {
+        Description = "Invalid UTF-8 in an input text file: strict (an error naming the byte offset) or replace (read as U+FFFD).",
+        HelpName = "strict|replace",
+        DefaultValueFactory = _ => Loading.EncodingErrors.Strict,
+        CustomParser = result => Token(result)?.ToLowerInvariant() switch
+        {
+            null => default,
+            "strict" => Loading.EncodingErrors.Strict,
+            "replace" => Loading.EncodingErrors.Replace,
+            var other => throw new NativeLayersException($"--encoding-errors must be strict or replace, got '{other}'."),
+        },
+    };
+
+    /// <summary>
+    /// Makes <paramref name="option"/> read its value with the invariant culture and refuse, while the command line is
+    /// parsed (so before any work), a value that is not a number, NaN, an infinity, or fails <paramref name="valid"/>;
+    /// <paramref name="requirement"/> says what is expected, e.g. "in (0, 1]".
+    /// </summary>
+    public static Option<T> Requiring<T>(this Option<T> option, Func<T, bool> valid, string requirement) where T : struct, INumber<T>
+    {
+        option.CustomParser = result => Token(result) is { } text ? Number(option.Name, text, valid, requirement) : default;
+        return option;
+    }
+
+    public static Option<T?> Requiring<T>(this Option<T?> option, Func<T, bool> valid, string requirement) where T : struct, INumber<T>
+    {
+        option.CustomParser = result => Token(result) is { } text ? Number(option.Name, text, valid, requirement) : null;
+        return option;
+    }
+
+    public static Option<T> AtLeast<T>(this Option<T> option, T min) where T : struct, INumber<T> =>
+        option.Requiring(v => v >= min, $"≥ {min}");
+
+    public static Option<T?> AtLeast<T>(this Option<T?> option, T min) where T : struct, INumber<T> =>
+        option.Requiring(v => v >= min, $"≥ {min}");
+
+    public static Option<T> Positive<T>(this Option<T> option) where T : struct, INumber<T> =>
+        option.Requiring(v => v > T.Zero, "> 0");
+
+    private static T Number<T>(string option, string text, Func<T, bool> valid, string requirement) where T : struct, INumber<T>
+    {
+        if (!T.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out T value))
+            throw new NativeLayersException($"{option} must be a number {requirement}, got '{text}'.");
+        if (!T.IsFinite(value)) throw new NativeLayersException($"{option} must be a finite number {requirement}, got {text}.");
+        return valid(value) ? value : throw new NativeLayersException($"{option} must be {requirement}, got {text}.");
+    }
+
+    /// <summary>A list of layers or slots (0-3,7,-1 or all) of <paramref name="count"/>, named by its option when out of range.</summary>
+    public static int[] Layers(string text, int count, string option) => ForOption(option, () => LayerSelection.Parse(text, count));
+
+    /// <summary>An index into <paramref name="count"/> <paramref name="items"/>; negative counts from the end.</summary>
+    public static int Index(int index, int count, string option, string items)
+    {
+        int resolved = index < 0 ? count + index : index;
+        return resolved >= 0 && resolved < count
+            ? resolved
+            : throw new NativeLayersException($"{option} {index} is out of range: there are {count} {items} (0..{count - 1}, or -{count}..-1).");
+    }
+
+    /// <summary>The one value typed for an option; null (and a usage error) when there is none.</summary>
+    private static string? Token(ArgumentResult result)
+    {
+        if (result.Tokens.Count == 1) return result.Tokens[0].Value;
+        result.AddError($"{((OptionResult)result.Parent!).Option.Name} needs one value.");
+        return null;
+    }
+
+    /// <summary>
+    /// Checks an output file before any work: its extension is one of <paramref name="extensions"/> (any when none are
+    /// given), it is not a directory, and its folder exists (missing folders are created) and takes files.
+    /// </summary>
+    public static string OutputFile(string path, string option, params IReadOnlyList<string> extensions)
+    {
+        ForOption(option, () =>
+        {
+            string extension = Path.GetExtension(path);
+            if (extensions.Count > 0 && !extensions.Contains(extension, StringComparer.OrdinalIgnoreCase))
+                throw new ModelFileException(path, $"the extension must be {Alternatives(extensions)}, not {(extension == "" ? "none" : $"'{extension}'")}.");
+            OutputPaths.PrepareFile(path);
+        });
+        return path;
+    }
+
+    /// <summary>Checks an output folder before any work: not a file, created when missing, and it takes files.</summary>
+    public static string OutputFolder(string path, string option)
+    {
+        ForOption(option, () => OutputPaths.PrepareFolder(path));
+        return path;
+    }
+
+    /// <summary>The optional --plot file, checked like every output.</summary>
+    public static string? PlotFile(string? path) => path == null ? null : OutputFile(path, "--plot", LayerPlots.Extensions);
+
+    /// <summary>The CSV written beside a JSON --out file, checked like every output.</summary>
+    public static string CsvBeside(string json) => OutputFile(Path.ChangeExtension(json, ".csv"), "the CSV beside --out", ".csv");
+
+    /// <summary>Runs <paramref name="parse"/>, prefixing the name of the option being parsed to its error.</summary>
+    public static T ForOption<T>(string option, Func<T> parse)
+    {
+        try { return parse(); }
+        catch (NativeLayersException e) { throw new NativeLayersException($"{option}: {e.Message}", e); }
+    }
+
+    public static void ForOption(string option, Action check) => ForOption(option, () => { check(); return true; });
+
+    private static string Alternatives(IReadOnlyList<string> items) =>
+        items.Count == 1 ? items[0] : string.Join(", ", items.Take(items.Count - 1)) + " or " + items[^1];
 
     public static Transformer LoadModel(string directory, int threads, string device = "cpu")
     {

@@ -50,9 +50,9 @@ public static class SteerOption
         int star = rest.IndexOf('*');
         string layerText = star < 0 ? rest : rest[..star];
         float coefficient = 1f;
-        if (star >= 0 && !float.TryParse(rest[(star + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture, out coefficient))
-            throw new NativeLayersException($"--steer '{spec}': '{rest[(star + 1)..]}' is not a number.");
-        var selected = LayerSelection.Parse(layerText, layers);
+        if (star >= 0 && !(float.TryParse(rest[(star + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture, out coefficient) && float.IsFinite(coefficient)))
+            throw new NativeLayersException($"--steer '{spec}': '{rest[(star + 1)..]}' is not a finite number.");
+        var selected = CommonOptions.Layers(layerText, layers, $"--steer '{spec}'");
         if (selected.Length == 0 || selected[^1] - selected[0] + 1 != selected.Length)
             throw new NativeLayersException($"--steer '{spec}': give one layer or a range A-B.");
         return (file, selected[0], selected[^1], coefficient);

@@ -9,12 +9,12 @@ public static class JsonLines
     /// Parses every non-blank line with <paramref name="parse"/>(element, lineNumber); a parser signals a bad line by
     /// returning null together with <paramref name="expected"/> as the message.
     /// </summary>
-    public static List<T> Read<T>(string path, string what, string expected, Func<JsonElement, T?> parse) where T : class
+    public static List<T> Read<T>(string path, string what, string expected, Func<JsonElement, T?> parse,
+        EncodingErrors errors = EncodingErrors.Strict) where T : class
     {
-        if (!File.Exists(path)) throw new ModelFileException(path, $"{what} file not found.");
         var items = new List<T>();
         int lineNumber = 0;
-        foreach (var line in File.ReadLines(path))
+        foreach (var line in TextFiles.ReadLines(path, what, errors))
         {
             lineNumber++;
             if (string.IsNullOrWhiteSpace(line)) continue;

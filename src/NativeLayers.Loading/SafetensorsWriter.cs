@@ -23,33 +23,20 @@ public static class SafetensorsWriter
 {
     /// <summary>
     /// Writes the tensors in the given order (their data follows the header in that order). The file appears only
-    /// when complete: it is written next to <paramref name="path"/> and renamed over it, so a reader that has the old
-    /// file mapped keeps its (unlinked) copy instead of seeing it truncated.
+    /// when complete (see <see cref="StagedFiles"/>).
     /// </summary>
     public static void Write(string path, IEnumerable<TensorData> tensors, IReadOnlyDictionary<string, string>? metadata = null)
     {
         var list = tensors.ToList();
         byte[] header = BuildHeader(list, metadata);
-        string fullPath = Path.GetFullPath(path);
-        Directory.CreateDirectory(Path.GetDirectoryName(fullPath)!);
-        string temp = fullPath + $".{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
-        try
+        StagedFiles.Write(path, stream =>
         {
-            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
-            {
-                Span<byte> length = stackalloc byte[8];
-                BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
-                stream.Write(length);
-                stream.Write(header);
-                foreach (var t in list) stream.Write(t.Bytes.Span);
-            }
-            File.Move(temp, fullPath, overwrite: true);
-        }
-        catch
-        {
-            File.Delete(temp);
-            throw;
-        }
+            Span<byte> length = stackalloc byte[8];
+            BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
+            stream.Write(length);
+            stream.Write(header);
+            foreach (var t in list) stream.Write(t.Bytes.Span);
+        });
     }
 
     private static byte[] BuildHeader(List<TensorData> tensors, IReadOnlyDictionary<string, string>? metadata)

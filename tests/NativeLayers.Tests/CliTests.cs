@@ -7,7 +7,7 @@ namespace NativeLayers.Tests;
 /// <summary>The `nl` commands end to end, in process.</summary>
 public class CliTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
+    internal static (int Code, string Out, string Err) Run(params string[] args)
     {
         var output = new StringWriter();
         var error = new StringWriter();

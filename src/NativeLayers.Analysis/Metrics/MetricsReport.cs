@@ -5,7 +5,7 @@ using NativeLayers.Loading;
 
 namespace NativeLayers.Analysis.Metrics;
 
-/// <summary>Writes a <see cref="LayerMetricsResult"/> as JSON (the requested metrics) and CSV (every number).</summary>
+/// <summary>Formats a <see cref="LayerMetricsResult"/> as JSON (the requested metrics) and CSV (every number).</summary>
 public static class MetricsReport
 {
     /// <summary>
@@ -60,18 +60,5 @@ public static class MetricsReport
             sb.Append('\n');
         }
         return sb.ToString();
-    }
-
-    /// <summary>Writes <paramref name="text"/> to <paramref name="path"/>, turning I/O failures into one-line user errors.</summary>
-    public static void Write(string path, string text)
-    {
-        if (string.IsNullOrWhiteSpace(path)) throw new NativeLayersException("an output path is empty.");
-        string? dir = Path.GetDirectoryName(Path.GetFullPath(path));
-        if (dir != null && !Directory.Exists(dir)) throw new NativeLayersException($"cannot write '{path}': the folder '{dir}' does not exist.");
-        try { File.WriteAllText(path, text); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new NativeLayersException($"cannot write '{path}': {e.Message}");
-        }
     }
 }

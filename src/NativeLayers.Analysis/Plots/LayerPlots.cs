@@ -3,25 +3,43 @@ using ScottPlot;
 
 namespace NativeLayers.Analysis.Plots;
 
+/// <summary>The image formats a plot is rendered in.</summary>
+public enum PlotFormat { Png, Svg }
+
 /// <summary>
-/// Per-layer figures (curves and layer×layer heatmaps) written with ScottPlot 5. The format follows the file extension:
-/// <c>.png</c> (raster, through SkiaSharp) or <c>.svg</c>. Fonts are resolved from the machine's font files so text
-/// renders on headless Linux (the SkiaSharp native build used has no fontconfig).
+/// Per-layer figures (curves and layer×layer heatmaps) rendered with ScottPlot 5, to bytes or to a file whose extension
+/// gives the format: <c>.png</c> (raster, through SkiaSharp) or <c>.svg</c>. Fonts are resolved from the machine's font
+/// files so text renders on headless Linux (the SkiaSharp native build used has no fontconfig).
 /// </summary>
 public static class LayerPlots
 {
     private const int Width = 900, Height = 560, HeatmapSize = 760;
 
+    /// <summary>The file extensions of the formats, in <see cref="PlotFormat"/> order.</summary>
+    public static readonly IReadOnlyList<string> Extensions = [".png", ".svg"];
+
+    /// <summary>The format a plot file's extension names.</summary>
+    public static PlotFormat FormatOf(string path) => Path.GetExtension(path).ToLowerInvariant() switch
+    {
+        ".png" => PlotFormat.Png,
+        ".svg" => PlotFormat.Svg,
+        var ext => throw new NativeLayersException($"plot '{path}': the extension must be .png or .svg, not '{ext}'."),
+    };
+
+    /// <summary>Writes <see cref="Curves(PlotFormat, string, string, string, IReadOnlyList{int}, IReadOnlyList{ValueTuple{string, double[]}})"/> to a file.</summary>
+    public static void Curves(string path, string title, string xLabel, string yLabel,
+        IReadOnlyList<int> layers, IReadOnlyList<(string Label, double[] Values)> series) =>
+        Save(path, Curves(CheckPath(path), title, xLabel, yLabel, layers, series));
+
     /// <summary>
     /// Per-layer curves: one line (with markers) per series, x = layer numbers, titled axes and a legend.
     /// NaN values leave a gap.
     /// </summary>
-    public static void Curves(string path, string title, string xLabel, string yLabel,
+    public static byte[] Curves(PlotFormat format, string title, string xLabel, string yLabel,
         IReadOnlyList<int> layers, IReadOnlyList<(string Label, double[] Values)> series)
     {
         ArgumentNullException.ThrowIfNull(layers);
         ArgumentNullException.ThrowIfNull(series);
-        var format = CheckPath(path);
         if (layers.Count == 0) throw new NativeLayersException("a curves plot needs at least one layer.");
         if (series.Count == 0) throw new NativeLayersException("a curves plot needs at least one series.");
 
@@ -43,20 +61,24 @@ public static class LayerPlots
             plot.ShowLegend(Edge.Right); // outside the data area, so it never hides a curve
             plot.Legend.FontName = plot.Axes.Title.Label.FontName;
         }
-        Save(plot, path, format, Width, Height);
+        return Render(plot, format, Width, Height);
     }
+
+    /// <summary>Writes <see cref="Heatmap(PlotFormat, string, string, string, double[,], IReadOnlyList{string}, IReadOnlyList{string})"/> to a file.</summary>
+    public static void Heatmap(string path, string title, string xLabel, string yLabel,
+        double[,] values, IReadOnlyList<string> xTicks, IReadOnlyList<string> yTicks) =>
+        Save(path, Heatmap(CheckPath(path), title, xLabel, yLabel, values, xTicks, yTicks));
 
     /// <summary>
     /// Heatmap of <paramref name="values"/>[row, col] (row 0 at the top), with a color bar and the given tick labels
     /// on both axes (one label per column on x, per row on y).
     /// </summary>
-    public static void Heatmap(string path, string title, string xLabel, string yLabel,
+    public static byte[] Heatmap(PlotFormat format, string title, string xLabel, string yLabel,
         double[,] values, IReadOnlyList<string> xTicks, IReadOnlyList<string> yTicks)
     {
         ArgumentNullException.ThrowIfNull(values);
         ArgumentNullException.ThrowIfNull(xTicks);
         ArgumentNullException.ThrowIfNull(yTicks);
-        var format = CheckPath(path);
         int rows = values.GetLength(0), cols = values.GetLength(1);
         if (rows == 0 || cols == 0) throw new NativeLayersException("a heatmap needs at least one row and one column.");
         if (xTicks.Count != cols || yTicks.Count != rows)
@@ -74,21 +96,13 @@ public static class LayerPlots
         plot.Axes.Left.TickGenerator = LayerTicks(Enumerable.Range(0, rows).Select(r => ((double)(rows - 1 - r), yTicks[r])).ToList());
         plot.Axes.SetLimits(-0.5, cols - 0.5, -0.5, rows - 0.5);
         plot.Axes.Margins(0, 0);
-        Save(plot, path, format, HeatmapSize + 120, HeatmapSize);
+        return Render(plot, format, HeatmapSize + 120, HeatmapSize);
     }
 
-    private enum Format { Png, Svg }
-
-    private static Format CheckPath(string path)
+    private static PlotFormat CheckPath(string path)
     {
         if (string.IsNullOrWhiteSpace(path)) throw new NativeLayersException("a plot needs an output path.");
-        string ext = Path.GetExtension(path).ToLowerInvariant();
-        Format format = ext switch
-        {
-            ".png" => Format.Png,
-            ".svg" => Format.Svg,
-            _ => throw new NativeLayersException($"plot '{path}': the extension must be .png or .svg, not '{ext}'."),
-        };
+        var format = FormatOf(path);
         string? dir = Path.GetDirectoryName(Path.GetFullPath(path));
         if (dir is not null && !Directory.Exists(dir))
             throw new NativeLayersException($"plot '{path}': the folder '{dir}' does not exist.");
@@ -122,19 +136,29 @@ public static class LayerPlots
         return gen;
     }
 
-    private static void Save(Plot plot, string path, Format format, int width, int height)
+    private static byte[] Render(Plot plot, PlotFormat format, int width, int height)
     {
+        byte[] bytes;
         try
         {
-            if (format == Format.Png) plot.SavePng(path, width, height);
-            else plot.SaveSvg(path, width, height);
+            bytes = format == PlotFormat.Png
+                ? plot.GetImageBytes(width, height, ImageFormat.Png)
+                : System.Text.Encoding.UTF8.GetBytes(plot.GetSvgXml(width, height));
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        catch (Exception e) when (e is ArgumentException or NotSupportedException)
+        {
+            throw new NativeLayersException($"cannot render the plot: {e.Message}");
+        }
+        return bytes.Length > 0 ? bytes : throw new NativeLayersException("cannot render the plot: the renderer produced nothing.");
+    }
+
+    private static void Save(string path, byte[] image)
+    {
+        try { File.WriteAllBytes(path, image); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new NativeLayersException($"cannot write plot '{path}': {e.Message}");
         }
-        if (!File.Exists(path) || new FileInfo(path).Length == 0)
-            throw new NativeLayersException($"cannot write plot '{path}': nothing was written.");
     }
 
     /// <summary>

@@ -9,7 +9,7 @@ public sealed record LabelledText(string Text, string Label);
 /// <summary>Reads probe data: JSONL, one <c>{"text": ..., "label": ...}</c> object a line (label a string, number or boolean).</summary>
 public static class ProbeData
 {
-    public static List<LabelledText> Read(string path)
+    public static List<LabelledText> Read(string path, EncodingErrors errors = EncodingErrors.Strict)
     {
         var items = JsonLines.Read(path, "probe data", "{\"text\": \"...\", \"label\": string, number or boolean}", root =>
             root.ValueKind == JsonValueKind.Object
@@ -17,7 +17,7 @@ public static class ProbeData
             && root.TryGetProperty("label", out var label)
             && label.ValueKind is JsonValueKind.String or JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False
                 ? new LabelledText(text.GetString()!, label.ValueKind == JsonValueKind.String ? label.GetString()! : label.GetRawText())
-                : null);
+                : null, errors);
         if (items.Count == 0) throw new ModelFileException(path, "no labelled examples in the file.");
         return items;
     }

@@ -43,19 +43,7 @@ public static class GgufControlVectorFile
     public static IReadOnlyList<string> Write(string path, SteeringVectorSet set)
     {
         var bytes = ToBytes(set, out var warnings);
-        string fullPath = System.IO.Path.GetFullPath(path);
-        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(fullPath)!);
-        string temp = fullPath + $".{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
-        try
-        {
-            File.WriteAllBytes(temp, bytes);
-            File.Move(temp, fullPath, overwrite: true);
-        }
-        catch
-        {
-            File.Delete(temp);
-            throw;
-        }
+        StagedFiles.Write(path, stream => stream.Write(bytes));
         return warnings;
     }
 

@@ -16,10 +16,10 @@ public static class BenchCommand
         var model = CommonOptions.Model();
         var threads = CommonOptions.Threads();
         var device = CommonOptions.Device();
-        var promptTokens = new Option<int>("--prompt-tokens") { Description = "Prompt length per sequence for the prefill test.", DefaultValueFactory = _ => 128 };
-        var genTokens = new Option<int>("--gen-tokens") { Description = "Tokens per sequence for the decode test.", DefaultValueFactory = _ => 32 };
-        var batch = new Option<int>("--batch", "-b") { Description = "Sequences run together.", DefaultValueFactory = _ => 1 };
-        var repetitions = new Option<int>("--repetitions", "-r") { Description = "Timed repetitions (after one warm-up).", DefaultValueFactory = _ => 5 };
+        var promptTokens = new Option<int>("--prompt-tokens") { Description = "Prompt length per sequence for the prefill test.", DefaultValueFactory = _ => 128 }.AtLeast(1);
+        var genTokens = new Option<int>("--gen-tokens") { Description = "Tokens per sequence for the decode test.", DefaultValueFactory = _ => 32 }.AtLeast(0);
+        var batch = new Option<int>("--batch", "-b") { Description = "Sequences run together.", DefaultValueFactory = _ => 1 }.AtLeast(1);
+        var repetitions = new Option<int>("--repetitions", "-r") { Description = "Timed repetitions (after one warm-up).", DefaultValueFactory = _ => 5 }.AtLeast(1);
         var command = new Command("bench", "Measure prefill and decode tokens/s on random token ids (median of repetitions).")
             { model, threads, device, promptTokens, genTokens, batch, repetitions };
         var overheads = new Option<bool>("--overheads") { Description = "Also measure with a steering vector at every layer and with every residual slot copied to host memory." };
@@ -27,8 +27,6 @@ public static class BenchCommand
         command.SetAction(parse =>
         {
             int p = parse.GetValue(promptTokens), g = parse.GetValue(genTokens), b = parse.GetValue(batch), reps = parse.GetValue(repetitions);
-            if (p < 1 || g < 0 || b < 1 || reps < 1)
-                throw new NativeLayersException("--prompt-tokens, --batch and --repetitions must be ≥ 1 and --gen-tokens ≥ 0.");
             using var m = CommonOptions.LoadModel(parse.GetValue(model)!, parse.GetValue(threads), parse.GetValue(device)!);
             var console = CliApp.Console(parse.InvocationConfiguration.Output);
             var variants = new List<(string Name, ForwardOptions Options)> { ("", new ForwardOptions { Logits = LogitsMode.LastPerSequence, HostSlots = [] }) };

@@ -16,25 +16,28 @@ public static class CaptureCommand
         var threads = CommonOptions.Threads();
         var device = CommonOptions.Device();
         var input = new Option<string>("--input", "-i") { Description = "Prompts: JSONL ({\"text\": ...} per line) or plain text, one prompt a line.", Required = true };
+        var encodingErrors = CommonOptions.EncodingErrors();
         var points = new Option<string>("--points") { Description = "Hook points: resid_post, resid_pre, attn_out, mlp_out, resid_mid, embed, final_normalized, or full names (blocks.3.hook_resid_post).", DefaultValueFactory = _ => "resid_post" };
         var layers = new Option<string>("--layers") { Description = "Blocks: all, or a list of layers and ranges (0-3,7,-1).", DefaultValueFactory = _ => "all" };
         var positions = new Option<string>("--positions") { Description = "all, last, first, prompt or from:P (tokens of each prompt to keep).", DefaultValueFactory = _ => "all" };
         var reduce = new Option<string>("--reduce") { Description = "none (one row per token), mean or last (one row per prompt).", DefaultValueFactory = _ => "none" };
         var output = new Option<string>("--out", "-o") { Description = "Output folder (manifest.json + shard-NNNNN.safetensors); rerun to resume.", Required = true };
-        var batch = new Option<int>("--batch", "-b") { Description = "Prompts per forward call.", DefaultValueFactory = _ => 8 };
-        var shardSize = new Option<int>("--shard-size") { Description = "Prompts per shard file.", DefaultValueFactory = _ => 256 };
+        var batch = new Option<int>("--batch", "-b") { Description = "Prompts per forward call.", DefaultValueFactory = _ => 8 }.AtLeast(1);
+        var shardSize = new Option<int>("--shard-size") { Description = "Prompts per shard file.", DefaultValueFactory = _ => 256 }.AtLeast(1);
         var dtype = new Option<string>("--dtype") { Description = "f32, f16 or bf16 on disk.", DefaultValueFactory = _ => "f32" };
-        var maxTokens = new Option<int>("--max-tokens") { Description = "Truncate each prompt to this many tokens (0 = no limit).", DefaultValueFactory = _ => 0 };
+        var maxTokens = new Option<int>("--max-tokens") { Description = "Truncate each prompt to this many tokens (0 = no limit).", DefaultValueFactory = _ => 0 }.AtLeast(0);
 
         var command = new Command("capture", "Capture hook-point activations of a prompt set to safetensors shards (resumable, bounded memory).")
-            { model, threads, device, input, points, layers, positions, reduce, output, batch, shardSize, dtype, maxTokens };
+            { model, threads, device, input, encodingErrors, points, layers, positions, reduce, output, batch, shardSize, dtype, maxTokens };
         command.SetAction(parse =>
         {
+            string folder = CommonOptions.OutputFolder(parse.GetValue(output)!, "--out");
             using var m = CommonOptions.LoadModel(parse.GetValue(model)!, parse.GetValue(threads), parse.GetValue(device)!);
+            CommonOptions.Layers(parse.GetValue(layers)!, m.Layers, "--layers"); // checked first so that its error names the option
             var plan = new CapturePlan
             {
                 Hooks = CapturePlan.ParseHooks(parse.GetValue(points)!, parse.GetValue(layers)!, m.Layers),
-                Tokens = ParsePositions(parse.GetValue(positions)!),
+                Tokens = CommonOptions.ForOption("--positions", () => TokenSelection.Parse(parse.GetValue(positions)!)),
                 Reduction = parse.GetValue(reduce) switch
                 {
                     "none" => Reduction.None,
@@ -56,8 +59,7 @@ public static class CaptureCommand
                 },
             };
             int limit = parse.GetValue(maxTokens);
-            if (limit < 0) throw new NativeLayersException("--max-tokens must be ≥ 0.");
-            var texts = PromptFile.Read(parse.GetValue(input)!);
+            var texts = PromptFile.Read(parse.GetValue(input)!, parse.GetValue(encodingErrors));
             if (!m.HasTokenizer)
                 throw new NativeLayersException($"{m.Folder.Directory} has no tokenizer, so text prompts cannot be encoded.");
             var prompts = texts.Select(t => m.Tokenizer.Encode(t)).Select(ids => limit > 0 && ids.Length > limit ? ids[..limit] : ids).ToArray();
@@ -70,7 +72,7 @@ public static class CaptureCommand
                 .Start(ctx =>
                 {
                     var task = ctx.AddTask($"capturing {plan.Hooks.Count} points", maxValue: prompts.Length);
-                    manifest = DatasetCapture.Run(m, prompts, plan, parse.GetValue(output)!, options,
+                    manifest = DatasetCapture.Run(m, prompts, plan, folder, options,
                         new Progress<CaptureProgress>(p => task.Value = p.PromptsDone));
                     task.Value = prompts.Length;
                 });
@@ -83,17 +85,5 @@ public static class CaptureCommand
             return 0;
         });
         return command;
-    }
-
-    private static TokenSelection ParsePositions(string text)
-    {
-        try
-        {
-            return TokenSelection.Parse(text);
-        }
-        catch (NativeLayersException e)
-        {
-            throw new NativeLayersException($"--positions: {e.Message}");
-        }
     }
 }

@@ -25,17 +25,18 @@ public static class CompareCommand
         var threads = CommonOptions.Threads();
         var device = CommonOptions.Device();
         var prompts = new Option<string>("--prompts", "-p") { Description = "Prompts: JSONL ({\"text\": ...} per line) or plain text, one prompt a line.", Required = true };
+        var encodingErrors = CommonOptions.EncodingErrors();
         var mode = new Option<string>("--mode") { Description = "tokens (one row per token; needs a shared tokenizer), pooled (mean over each prompt's tokens) or last (last token).", DefaultValueFactory = _ => "pooled" };
         var method = new Option<string>("--method") { Description = "linear (CKA), rbf (CKA), debiased (linear CKA, unbiased HSIC), debiased-rbf, svcca, pwcca.", DefaultValueFactory = _ => "linear" };
-        var threshold = new Option<double>("--rbf-threshold") { Description = "RBF bandwidth as a fraction of the median distance (thr).", DefaultValueFactory = _ => 1.0 };
-        var variance = new Option<double>("--variance") { Description = "SVCCA: variance fraction kept per side.", DefaultValueFactory = _ => 0.99 };
+        var threshold = new Option<double>("--rbf-threshold") { Description = "RBF bandwidth as a fraction of the median distance (thr).", DefaultValueFactory = _ => 1.0 }.Positive();
+        var variance = new Option<double>("--variance") { Description = "SVCCA: variance fraction kept per side.", DefaultValueFactory = _ => 0.99 }.Requiring(v => v > 0 && v <= 1, "in (0, 1]");
         var finalNorm = new Option<bool>("--final-norm") { Description = "PaperCompat: read the last slot as FinalNorm(R[L]) (Hugging Face's last hidden state)." };
-        var maxTokens = new Option<int>("--max-tokens") { Description = "Truncate each prompt to this many tokens (0 = no limit).", DefaultValueFactory = _ => 0 };
+        var maxTokens = new Option<int>("--max-tokens") { Description = "Truncate each prompt to this many tokens (0 = no limit).", DefaultValueFactory = _ => 0 }.AtLeast(0);
         var output = new Option<string>("--out", "-o") { Description = "JSON file with the matrix and its settings (a .csv beside it holds the matrix).", Required = true };
         var plot = new Option<string?>("--plot") { Description = "Heatmap image (.png or .svg)." };
 
         var command = new Command("compare", "Layer×layer similarity (CKA, SVCCA, PWCCA) of two models, or one model with itself, on the same prompts.")
-            { model, modelB, threads, device, prompts, mode, method, threshold, variance, finalNorm, maxTokens, output, plot };
+            { model, modelB, threads, device, prompts, encodingErrors, mode, method, threshold, variance, finalNorm, maxTokens, output, plot };
         command.SetAction(parse =>
         {
             var similarity = ParseMethod(parse.GetValue(method)!);
@@ -47,15 +48,15 @@ public static class CompareCommand
                 var m => throw new NativeLayersException($"--mode must be tokens, pooled or last, got '{m}'."),
             };
             int limit = parse.GetValue(maxTokens);
-            if (limit < 0) throw new NativeLayersException("--max-tokens must be ≥ 0.");
-            string outPath = parse.GetValue(output)!;
-            string? plotPath = parse.GetValue(plot);
+            string outPath = CommonOptions.OutputFile(parse.GetValue(output)!, "--out", ".json");
+            string csv = CommonOptions.CsvBeside(outPath);
+            string? plotPath = CommonOptions.PlotFile(parse.GetValue(plot));
             var options = new SimilarityOptions
             {
                 Rbf = new RbfOptions { Threshold = parse.GetValue(threshold) },
                 VarianceThreshold = parse.GetValue(variance),
             };
-            var texts = PromptFile.Read(parse.GetValue(prompts)!);
+            var texts = PromptFile.Read(parse.GetValue(prompts)!, parse.GetValue(encodingErrors));
             using var a = CommonOptions.LoadModel(parse.GetValue(model)!, parse.GetValue(threads), parse.GetValue(device)!);
             string? bDir = parse.GetValue(modelB);
             using var bOwned = bDir == null ? null : CommonOptions.LoadModel(bDir, parse.GetValue(threads), parse.GetValue(device)!);
@@ -88,7 +89,7 @@ public static class CompareCommand
                         lb = LayerActivations.Collect(b, idsB, activation, new Progress<int>(n => runB.Value = n));
                         runB.Value = texts.Count;
                     }
-                    var compare = ctx.AddTask($"{parse.GetValue(method)} similarity", maxValue: 1);
+                    var compare = ctx.AddTask($"{Markup.Escape(parse.GetValue(method)!)} similarity", maxValue: 1);
                     result = LayerSimilarity.Compute(la, lb, similarity, options, new Progress<double>(f => compare.Value = f));
                     compare.Value = 1;
                 });
@@ -126,14 +127,15 @@ public static class CompareCommand
                 warnings = result.Warnings,
                 seconds = clock.Elapsed.TotalSeconds,
             };
-            WriteJson(outPath, json);
-            string csv = Path.ChangeExtension(outPath, ".csv");
-            WriteMatrixCsv(csv, "slot_a\\slot_b", values, Enumerable.Range(0, slotsA).Select(i => i.ToString()).ToList(),
-                Enumerable.Range(0, slotsB).Select(j => j.ToString()).ToList());
+            using var files = new StagedFiles();
+            files.Stage(outPath, Json(json));
+            files.Stage(csv, MatrixCsv("slot_a\\slot_b", values, Enumerable.Range(0, slotsA).Select(i => i.ToString()).ToList(),
+                Enumerable.Range(0, slotsB).Select(j => j.ToString()).ToList()));
             if (plotPath != null)
-                LayerPlots.Heatmap(plotPath, $"{parse.GetValue(method)} similarity (n = {result.Rows})",
+                files.Stage(plotPath, LayerPlots.Heatmap(LayerPlots.FormatOf(plotPath), $"{parse.GetValue(method)} similarity (n = {result.Rows})",
                     $"slot of {Name(b)}", $"slot of {Name(a)}", values,
-                    Enumerable.Range(0, slotsB).Select(j => j.ToString()).ToList(), Enumerable.Range(0, slotsA).Select(i => i.ToString()).ToList());
+                    Enumerable.Range(0, slotsB).Select(j => j.ToString()).ToList(), Enumerable.Range(0, slotsA).Select(i => i.ToString()).ToList()));
+            files.Commit();
             console.MarkupLine($"wrote {Markup.Escape(outPath)}, {Markup.Escape(csv)}{(plotPath != null ? ", " + Markup.Escape(plotPath) : "")} [grey]({clock.Elapsed.TotalSeconds:F2} s)[/]");
             return 0;
         });
@@ -171,35 +173,29 @@ public static class CompareCommand
         Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
-    /// <summary>Writes any object as indented JSON (NaN and infinities as the strings "NaN", "Infinity").</summary>
-    internal static void WriteJson(string path, object value)
-    {
-        EnsureFolder(path);
-        File.WriteAllText(path, JsonSerializer.Serialize(value, JsonOptions));
-    }
+    /// <summary>Any object as indented JSON (NaN and infinities as the strings "NaN", "Infinity").</summary>
+    internal static string Json(object value) => JsonSerializer.Serialize(value, JsonOptions);
 
     internal static double[][] Jagged(double[,] m) =>
         Enumerable.Range(0, m.GetLength(0)).Select(i => Enumerable.Range(0, m.GetLength(1)).Select(j => m[i, j]).ToArray()).ToArray();
 
     /// <summary>A matrix as CSV: a header of column labels, then one labelled row per matrix row (round-trip precision).</summary>
-    internal static void WriteMatrixCsv(string path, string corner, double[,] m, IReadOnlyList<string> rowLabels, IReadOnlyList<string> colLabels)
+    internal static string MatrixCsv(string corner, double[,] m, IReadOnlyList<string> rowLabels, IReadOnlyList<string> colLabels)
     {
         var sb = new StringBuilder();
         sb.AppendLine(string.Join(",", [corner, .. colLabels]));
         for (int i = 0; i < m.GetLength(0); i++)
             sb.AppendLine(string.Join(",", [rowLabels[i], .. Enumerable.Range(0, m.GetLength(1)).Select(j => m[i, j].ToString("R", CultureInfo.InvariantCulture))]));
-        EnsureFolder(path);
-        File.WriteAllText(path, sb.ToString());
+        return sb.ToString();
     }
 
     /// <summary>Rows of named columns as CSV (values formatted invariantly, strings quoted when needed).</summary>
-    internal static void WriteTableCsv(string path, IReadOnlyList<string> header, IEnumerable<IReadOnlyList<object?>> rows)
+    internal static string TableCsv(IReadOnlyList<string> header, IEnumerable<IReadOnlyList<object?>> rows)
     {
         var sb = new StringBuilder();
         sb.AppendLine(string.Join(",", header.Select(Cell)));
         foreach (var row in rows) sb.AppendLine(string.Join(",", row.Select(Cell)));
-        EnsureFolder(path);
-        File.WriteAllText(path, sb.ToString());
+        return sb.ToString();
 
         static string Cell(object? v) => v switch
         {
@@ -208,11 +204,5 @@ public static class CompareCommand
             IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
             _ => v.ToString() is { } s && (s.Contains(',') || s.Contains('"') || s.Contains('\n')) ? "\"" + s.Replace("\"", "\"\"") + "\"" : v.ToString() ?? "",
         };
-    }
-
-    private static void EnsureFolder(string path)
-    {
-        var dir = Path.GetDirectoryName(Path.GetFullPath(path));
-        if (!string.IsNullOrEmpty(dir)) Directory.CreateDirectory(dir);
     }
 }

@@ -17,16 +17,17 @@ public static class GenerateCommand
         var prompt = new Option<string?>("--prompt", "-p") { Description = "Prompt text (encoded with the model's tokenizer)." };
         var ids = new Option<string?>("--ids") { Description = "Prompt as comma-separated token ids (for models without a tokenizer)." };
         var promptFile = new Option<string?>("--prompts") { Description = "Several prompts (JSONL or one a line), generated together in one batch." };
-        var maxTokens = new Option<int>("--max-tokens", "-n") { Description = "Most new tokens to generate.", DefaultValueFactory = _ => 64 };
-        var temperature = new Option<float>("--temperature") { Description = "Sampling temperature; 0 = greedy.", DefaultValueFactory = _ => 0f };
-        var topK = new Option<int>("--top-k") { Description = "Sample from the k most probable tokens (0 = all).", DefaultValueFactory = _ => 0 };
-        var topP = new Option<float>("--top-p") { Description = "Sample from the smallest set reaching probability p (1 = all).", DefaultValueFactory = _ => 1f };
+        var maxTokens = new Option<int>("--max-tokens", "-n") { Description = "Most new tokens to generate.", DefaultValueFactory = _ => 64 }.AtLeast(0);
+        var temperature = new Option<float>("--temperature") { Description = "Sampling temperature; 0 = greedy.", DefaultValueFactory = _ => 0f }.AtLeast(0f);
+        var topK = new Option<int>("--top-k") { Description = "Sample from the k most probable tokens (0 = all).", DefaultValueFactory = _ => 0 }.AtLeast(0);
+        var topP = new Option<float>("--top-p") { Description = "Sample from the smallest set reaching probability p (1 = all).", DefaultValueFactory = _ => 1f }.Requiring(p => p > 0 && p <= 1, "in (0, 1]");
         var seed = new Option<int>("--seed") { Description = "Random seed for sampling.", DefaultValueFactory = _ => 0 };
+        var encodingErrors = CommonOptions.EncodingErrors();
         var steer = SteerOption.Create();
         var showLayers = new Option<bool>("--show-layers") { Description = "Also show the residual-stream norm at every layer for the prompt's last token." };
 
         var command = new Command("generate", "Continue a prompt (greedy or sampled) and print the text.")
-            { model, threads, device, prompt, ids, promptFile, maxTokens, temperature, topK, topP, seed, steer, showLayers };
+            { model, threads, device, prompt, ids, promptFile, encodingErrors, maxTokens, temperature, topK, topP, seed, steer, showLayers };
         command.SetAction(parse =>
         {
             var output = parse.InvocationConfiguration.Output;
@@ -44,7 +45,7 @@ public static class GenerateCommand
             {
                 if (parse.GetValue(prompt) != null || parse.GetValue(ids) != null)
                     throw new Loading.NativeLayersException("give --prompts FILE or a single --prompt/--ids, not both.");
-                return GenerateBatch(m, file, options, output, parse.InvocationConfiguration.Error);
+                return GenerateBatch(m, Runtime.Capture.PromptFile.Read(file, parse.GetValue(encodingErrors)), options, output, parse.InvocationConfiguration.Error);
             }
             int[] promptIds = CommonOptions.PromptIds(m, parse.GetValue(prompt), parse.GetValue(ids));
             bool text = m.HasTokenizer;
@@ -69,10 +70,9 @@ public static class GenerateCommand
         return command;
     }
 
-    private static int GenerateBatch(Transformer m, string file, GenerationOptions options, TextWriter output, TextWriter error)
+    private static int GenerateBatch(Transformer m, IReadOnlyList<string> texts, GenerationOptions options, TextWriter output, TextWriter error)
     {
         if (!m.HasTokenizer) throw new Loading.NativeLayersException($"{m.Folder.Directory} has no tokenizer; --prompts needs text.");
-        var texts = Runtime.Capture.PromptFile.Read(file);
         var prompts = texts.Select(t => m.Tokenizer.Encode(t)).ToArray();
         var clock = Stopwatch.StartNew();
         var results = new Generator(m).Generate(prompts, options);

@@ -22,11 +22,11 @@ public static class HiddenCommand
             { model, threads, device, prompt, ids, output, tokenTypes, steer };
         command.SetAction(parse =>
         {
+            string path = CommonOptions.OutputFile(parse.GetValue(output)!, "--out", ".safetensors");
             using var m = CommonOptions.LoadModel(parse.GetValue(model)!, parse.GetValue(threads), parse.GetValue(device)!);
             int[] tokens = CommonOptions.PromptIds(m, parse.GetValue(prompt), parse.GetValue(ids));
             int[][]? types = parse.GetValue(tokenTypes) is { } text ? [CommonOptions.ParseIds(text, "--token-types")] : null;
             var result = m.Forward([tokens], new ForwardOptions { Logits = m.DefaultLogits, TokenTypes = types, Steering = SteerOption.Parse(parse.GetValue(steer), m) });
-            string path = parse.GetValue(output)!;
             Write(path, m, tokens, result);
             string extra = result.Logits != null ? $"logits [{tokens.Length}, {m.VocabSize}]" : m.Weights.Pooler != null ? $"pooler_output [1, {m.Width}]" : "no logits (no LM head)";
             parse.InvocationConfiguration.Output.WriteLine($"wrote {path}: resid.0..resid.{m.Layers} [{tokens.Length}, {m.Width}], {extra}");

@@ -43,7 +43,7 @@ public static class InspectCommand
             if (parse.GetValue(showTensors))
             {
                 var list = new Table().Border(TableBorder.Simple).AddColumn("tensor").AddColumn("dtype").AddColumn("shape");
-                foreach (var t in tensors) list.AddRow(Markup.Escape(t.Name), t.DType.ToString(), t.Info.ShapeText);
+                foreach (var t in tensors) list.AddRow(Markup.Escape(t.Name), t.DType.ToString(), Markup.Escape(t.Info.ShapeText));
                 console.Write(list);
             }
             return 0;

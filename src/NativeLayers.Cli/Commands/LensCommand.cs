@@ -2,7 +2,6 @@ using System.CommandLine;
 using NativeLayers.Analysis.Lens;
 using NativeLayers.Analysis.Plots;
 using NativeLayers.Loading;
-using NativeLayers.Runtime.Hooks;
 using Spectre.Console;
 
 namespace NativeLayers.Cli.Commands;
@@ -18,7 +17,7 @@ public static class LensCommand
         var prompt = new Option<string?>("--prompt") { Description = "Prompt text." };
         var ids = new Option<string?>("--ids") { Description = "Prompt as comma-separated token ids (instead of --prompt)." };
         var target = new Option<string?>("--target") { Description = "Token to track: its text (must encode to one token; a leading space is tried too) or #ID." };
-        var topK = new Option<int>("--top-k", "-k") { Description = "Tokens listed per slot.", DefaultValueFactory = _ => 5 };
+        var topK = new Option<int>("--top-k", "-k") { Description = "Tokens listed per slot.", DefaultValueFactory = _ => 5 }.AtLeast(1);
         var layers = new Option<string>("--layers") { Description = "Slots to decode (0 = embeddings … L): all, or a list such as 0-3,-1.", DefaultValueFactory = _ => "all" };
         var position = new Option<int>("--position") { Description = "Token position to read (negative from the end).", DefaultValueFactory = _ => -1 };
         var output = new Option<string?>("--out", "-o") { Description = "JSON file with every reading (a .csv beside it lists them)." };
@@ -28,6 +27,9 @@ public static class LensCommand
             { model, threads, device, prompt, ids, target, topK, layers, position, output, plot };
         command.SetAction(parse =>
         {
+            string? outPath = parse.GetValue(output) is { } o ? CommonOptions.OutputFile(o, "--out", ".json") : null;
+            string? csv = outPath != null ? CommonOptions.CsvBeside(outPath) : null;
+            string? plotPath = CommonOptions.PlotFile(parse.GetValue(plot));
             using var m = CommonOptions.LoadModel(parse.GetValue(model)!, parse.GetValue(threads), parse.GetValue(device)!);
             var tokens = CommonOptions.PromptIds(m, parse.GetValue(prompt), parse.GetValue(ids));
             var console = CliApp.Console(parse.InvocationConfiguration.Output);
@@ -40,8 +42,8 @@ public static class LensCommand
             }
             var report = LogitLens.Run(m, tokens, new LensOptions
             {
-                Slots = LayerSelection.Parse(parse.GetValue(layers)!, m.Layers + 1),
-                Positions = [parse.GetValue(position)],
+                Slots = CommonOptions.Layers(parse.GetValue(layers)!, m.Layers + 1, "--layers"),
+                Positions = [CommonOptions.Index(parse.GetValue(position), tokens.Length, "--position", "prompt tokens")],
                 TopK = parse.GetValue(topK),
                 Target = targetId,
             });
@@ -65,9 +67,10 @@ public static class LensCommand
             }
             console.Write(table);
 
-            if (parse.GetValue(output) is { } outPath)
+            using var files = new StagedFiles();
+            if (outPath != null && csv != null)
             {
-                CompareCommand.WriteJson(outPath, new
+                files.Stage(outPath, CompareCommand.Json(new
                 {
                     command = "lens",
                     model = m.Folder.Directory,
@@ -86,14 +89,12 @@ public static class LensCommand
                         kl_from_final = r.KlFromFinal,
                         entropy_nats = r.EntropyNats,
                     }),
-                });
-                string csv = Path.ChangeExtension(outPath, ".csv");
-                CompareCommand.WriteTableCsv(csv, ["slot", "position", "top1_id", "top1_text", "top1_probability", "target_rank", "target_probability", "kl_from_final", "entropy_nats"],
+                }));
+                files.Stage(csv, CompareCommand.TableCsv(["slot", "position", "top1_id", "top1_text", "top1_probability", "target_rank", "target_probability", "kl_from_final", "entropy_nats"],
                     report.Readings.Select(r => (IReadOnlyList<object?>)[r.Slot, r.Position, r.Top[0].Id, r.Top[0].Text, r.Top[0].Probability,
-                        r.TargetRank, r.TargetProbability, r.KlFromFinal, r.EntropyNats]));
-                console.MarkupLine($"wrote {Markup.Escape(outPath)}, {Markup.Escape(csv)}");
+                        r.TargetRank, r.TargetProbability, r.KlFromFinal, r.EntropyNats])));
             }
-            if (parse.GetValue(plot) is { } plotPath)
+            if (plotPath != null)
             {
                 var series = new List<(string Label, double[] Values)>
                 {
@@ -102,10 +103,12 @@ public static class LensCommand
                     ("top-1 probability", report.Readings.Select(r => r.Top[0].Probability).ToArray()),
                 };
                 if (targetId is int tgt) series.Add(($"p({Piece(tgt)})", report.Readings.Select(r => r.TargetProbability!.Value).ToArray()));
-                LayerPlots.Curves(plotPath, $"logit lens, {CompareCommand.Name(m)}, position {pos}", "residual slot", "nats / probability",
-                    report.Slots, series);
-                console.MarkupLine($"wrote {Markup.Escape(plotPath)}");
+                files.Stage(plotPath, LayerPlots.Curves(LayerPlots.FormatOf(plotPath), $"logit lens, {CompareCommand.Name(m)}, position {pos}",
+                    "residual slot", "nats / probability", report.Slots, series));
             }
+            files.Commit();
+            var written = new[] { outPath, csv, plotPath }.OfType<string>().ToArray();
+            if (written.Length > 0) console.MarkupLine($"wrote {Markup.Escape(string.Join(", ", written))}");
             return 0;
         });
         return command;

@@ -18,20 +18,21 @@ public static class MetricsCommand
         var threads = CommonOptions.Threads();
         var device = CommonOptions.Device();
         var prompts = new Option<string>("--prompts", "-p") { Description = "Prompts: plain text, one a line, or JSONL ({\"text\": ...} per line).", Required = true };
+        var encodingErrors = CommonOptions.EncodingErrors();
         var metricList = new Option<string>("--metrics") { Description = $"Comma-separated: {string.Join(", ", LayerMetricNames.All.Select(LayerMetricNames.Cli))}.", DefaultValueFactory = _ => "prompt-entropy,dataset-entropy,curvature,effective-rank" };
-        var alpha = new Option<double>("--alpha") { Description = "Rényi order α of the entropies (1 = von Neumann).", DefaultValueFactory = _ => 1.0 };
+        var alpha = new Option<double>("--alpha") { Description = "Rényi order α of the entropies (1 = von Neumann).", DefaultValueFactory = _ => 1.0 }.Positive();
         var mode = new Option<string>("--mode") { Description = "recommended, or paper (PaperCompat: final-normed last layer, the reference code's quirks).", DefaultValueFactory = _ => "recommended" };
         var output = new Option<string>("--out", "-o") { Description = "JSON file: {\"slots\": [...], \"metrics\": {name: [value per slot]}}.", Required = true };
         var plot = new Option<string?>("--plot") { Description = "Per-layer curves figure (.png or .svg)." };
         var csv = new Option<string?>("--csv") { Description = "CSV with every number (normalised variants, counts, extra statistics)." };
-        var batch = new Option<int>("--batch", "-b") { Description = "Sequences per forward call.", DefaultValueFactory = _ => 8 };
-        var maxTokens = new Option<int>("--max-tokens") { Description = "Truncate each prompt to this many tokens (0 = no limit).", DefaultValueFactory = _ => 0 };
-        var maxPrompts = new Option<int>("--max-prompts") { Description = "Use at most this many prompts (0 = all; (a) uses 1000).", DefaultValueFactory = _ => 0 };
+        var batch = new Option<int>("--batch", "-b") { Description = "Sequences per forward call.", DefaultValueFactory = _ => 8 }.AtLeast(1);
+        var maxTokens = new Option<int>("--max-tokens") { Description = "Truncate each prompt to this many tokens (0 = no limit).", DefaultValueFactory = _ => 0 }.AtLeast(0);
+        var maxPrompts = new Option<int>("--max-prompts") { Description = "Use at most this many prompts (0 = all; (a) uses 1000).", DefaultValueFactory = _ => 0 }.AtLeast(0);
         var seed = new Option<ulong>("--seed") { Description = "Seed of the augmentations and DiME permutations.", DefaultValueFactory = _ => 0UL };
-        var temperature = new Option<double>("--temperature") { Description = "InfoNCE temperature τ.", DefaultValueFactory = _ => InfoNce.DefaultTemperature };
+        var temperature = new Option<double>("--temperature") { Description = "InfoNCE temperature τ.", DefaultValueFactory = _ => InfoNce.DefaultTemperature }.Positive();
 
         var command = new Command("metrics", "Per-layer metrics of a prompt set: prompt/dataset entropy, curvature, effective rank, InfoNCE, LiDAR, DiME.")
-            { model, threads, device, prompts, metricList, alpha, mode, output, plot, csv, batch, maxTokens, maxPrompts, seed, temperature };
+            { model, threads, device, prompts, encodingErrors, metricList, alpha, mode, output, plot, csv, batch, maxTokens, maxPrompts, seed, temperature };
         command.SetAction(parse =>
         {
             var options = new LayerMetricsOptions
@@ -49,13 +50,11 @@ public static class MetricsCommand
                 Seed = parse.GetValue(seed),
                 Temperature = parse.GetValue(temperature),
             };
-            string outPath = parse.GetValue(output)!;
-            string? plotPath = parse.GetValue(plot), csvPath = parse.GetValue(csv);
-            if (plotPath != null && !(plotPath.EndsWith(".png", StringComparison.OrdinalIgnoreCase) || plotPath.EndsWith(".svg", StringComparison.OrdinalIgnoreCase)))
-                throw new NativeLayersException($"--plot must end in .png or .svg, got '{plotPath}'.");
+            string outPath = CommonOptions.OutputFile(parse.GetValue(output)!, "--out", ".json");
+            string? csvPath = parse.GetValue(csv) is { } c ? CommonOptions.OutputFile(c, "--csv", ".csv") : null;
+            string? plotPath = CommonOptions.PlotFile(parse.GetValue(plot));
             int limit = parse.GetValue(maxPrompts);
-            if (limit < 0) throw new NativeLayersException("--max-prompts must be ≥ 0.");
-            var texts = PromptFile.Read(parse.GetValue(prompts)!);
+            var texts = PromptFile.Read(parse.GetValue(prompts)!, parse.GetValue(encodingErrors));
             if (limit > 0 && texts.Count > limit) texts = texts.Take(limit).ToList();
 
             using var m = CommonOptions.LoadModel(parse.GetValue(model)!, parse.GetValue(threads), parse.GetValue(device)!);
@@ -71,7 +70,7 @@ public static class MetricsCommand
                     {
                         lock (tasks)
                         {
-                            if (!tasks.TryGetValue(p.Phase, out var task)) tasks[p.Phase] = task = ctx.AddTask(p.Phase, maxValue: p.Total);
+                            if (!tasks.TryGetValue(p.Phase, out var task)) tasks[p.Phase] = task = ctx.AddTask(Markup.Escape(p.Phase), maxValue: p.Total);
                             task.Value = Math.Max(task.Value, p.Done);
                         }
                     });
@@ -81,15 +80,17 @@ public static class MetricsCommand
             clock.Stop();
             var r = result!;
 
-            MetricsReport.Write(outPath, MetricsReport.ToJson(r));
-            if (csvPath != null) MetricsReport.Write(csvPath, MetricsReport.ToCsv(r));
+            using var files = new StagedFiles();
+            files.Stage(outPath, MetricsReport.ToJson(r));
+            if (csvPath != null) files.Stage(csvPath, MetricsReport.ToCsv(r));
             if (plotPath != null)
-                LayerPlots.Curves(plotPath, $"{Path.GetFileName(Path.TrimEndingDirectorySeparator(m.Folder.Directory))}: per-layer metrics (α = {r.Alpha.ToString(CultureInfo.InvariantCulture)}, {(r.Mode == MetricMode.PaperCompat ? "paper" : "recommended")})",
+                files.Stage(plotPath, LayerPlots.Curves(LayerPlots.FormatOf(plotPath), $"{Path.GetFileName(Path.TrimEndingDirectorySeparator(m.Folder.Directory))}: per-layer metrics (α = {r.Alpha.ToString(CultureInfo.InvariantCulture)}, {(r.Mode == MetricMode.PaperCompat ? "paper" : "recommended")})",
                     "slot (0 = embeddings, l + 1 = after block l)", "value (nats / radians / rank)", r.Slots,
-                    r.Values.Select(kv => (kv.Key, kv.Value)).ToList());
+                    r.Values.Select(kv => (kv.Key, kv.Value)).ToList()));
+            files.Commit();
 
             var table = new Table().Border(TableBorder.Rounded).AddColumn(new TableColumn("slot").RightAligned());
-            foreach (var name in r.Values.Keys) table.AddColumn(new TableColumn(name).RightAligned());
+            foreach (var name in r.Values.Keys) table.AddColumn(new TableColumn(Markup.Escape(name)).RightAligned());
             for (int i = 0; i < r.Slots.Length; i++)
             {
                 var cells = new List<string> { r.Slots[i].ToString(CultureInfo.InvariantCulture) };

@@ -4,7 +4,6 @@ using NativeLayers.Analysis.Plots;
 using NativeLayers.Analysis.Probes;
 using NativeLayers.Analysis.Similarity;
 using NativeLayers.Loading;
-using NativeLayers.Runtime.Hooks;
 using Spectre.Console;
 
 namespace NativeLayers.Cli.Commands;
@@ -18,20 +17,24 @@ public static class ProbeCommand
         var threads = CommonOptions.Threads();
         var device = CommonOptions.Device();
         var data = new Option<string>("--data") { Description = "JSONL, one {\"text\": ..., \"label\": ...} object a line.", Required = true };
+        var encodingErrors = CommonOptions.EncodingErrors();
         var layers = new Option<string>("--layers") { Description = "Residual slots to probe (0 = embeddings … L): all, or a list such as 0-3,-1.", DefaultValueFactory = _ => "all" };
         var position = new Option<string>("--position") { Description = "mean (mean over the prompt's tokens) or last (last token).", DefaultValueFactory = _ => "mean" };
-        var holdout = new Option<double>("--holdout") { Description = "Fraction of each label's examples held out.", DefaultValueFactory = _ => 0.25 };
+        var holdout = new Option<double>("--holdout") { Description = "Fraction of each label's examples held out.", DefaultValueFactory = _ => 0.25 }.Requiring(h => h > 0 && h < 1, "in (0, 1)");
         var seed = new Option<ulong>("--seed") { Description = "Seed of the train/held-out split.", DefaultValueFactory = _ => 1UL };
-        var l2 = new Option<double>("--l2") { Description = "L2 penalty λ on the (standardised) weights.", DefaultValueFactory = _ => 1e-3 };
-        var iterations = new Option<int>("--max-iterations") { Description = "L-BFGS iteration cap.", DefaultValueFactory = _ => 500 };
+        var l2 = new Option<double>("--l2") { Description = "L2 penalty λ on the (standardised) weights.", DefaultValueFactory = _ => 1e-3 }.AtLeast(0.0);
+        var iterations = new Option<int>("--max-iterations") { Description = "L-BFGS iteration cap.", DefaultValueFactory = _ => 500 }.AtLeast(1);
         var output = new Option<string>("--out", "-o") { Description = "JSON file with every layer's scores (a .csv beside it lists them).", Required = true };
         var plot = new Option<string?>("--plot") { Description = "Per-layer accuracy curves (.png or .svg)." };
 
         var command = new Command("probe", "Train a linear (multinomial logistic) probe on every residual slot and report held-out accuracy.")
-            { model, threads, device, data, layers, position, holdout, seed, l2, iterations, output, plot };
+            { model, threads, device, data, encodingErrors, layers, position, holdout, seed, l2, iterations, output, plot };
         command.SetAction(parse =>
         {
-            var examples = ProbeData.Read(parse.GetValue(data)!);
+            string outPath = CommonOptions.OutputFile(parse.GetValue(output)!, "--out", ".json");
+            string csv = CommonOptions.CsvBeside(outPath);
+            string? plotPath = CommonOptions.PlotFile(parse.GetValue(plot));
+            var examples = ProbeData.Read(parse.GetValue(data)!, parse.GetValue(encodingErrors));
             using var m = CommonOptions.LoadModel(parse.GetValue(model)!, parse.GetValue(threads), parse.GetValue(device)!);
             var options = new LayerProbeOptions
             {
@@ -41,17 +44,15 @@ public static class ProbeCommand
                     "last" => TokenRows.LastToken,
                     var p => throw new NativeLayersException($"--position must be mean or last, got '{p}'."),
                 },
-                Slots = LayerSelection.Parse(parse.GetValue(layers)!, m.Layers + 1),
-                HeldOutFraction = parse.GetValue(holdout) is var h and > 0 and < 1 ? h : throw new NativeLayersException("--holdout must be in (0, 1)."),
+                Slots = CommonOptions.Layers(parse.GetValue(layers)!, m.Layers + 1, "--layers"),
+                HeldOutFraction = parse.GetValue(holdout),
                 Seed = parse.GetValue(seed),
                 Probe = new ProbeOptions
                 {
-                    L2 = parse.GetValue(l2) is var penalty and >= 0 ? penalty : throw new NativeLayersException("--l2 must be ≥ 0."),
-                    MaxIterations = parse.GetValue(iterations) is var it and >= 1 ? it : throw new NativeLayersException("--max-iterations must be ≥ 1."),
+                    L2 = parse.GetValue(l2),
+                    MaxIterations = parse.GetValue(iterations),
                 },
             };
-            string outPath = parse.GetValue(output)!;
-            string? plotPath = parse.GetValue(plot);
             var console = CliApp.Console(parse.InvocationConfiguration.Output);
             var clock = Stopwatch.StartNew();
             ProbeReport? report = null;
@@ -62,7 +63,7 @@ public static class ProbeCommand
                     var task = ctx.AddTask("probing", maxValue: 1);
                     report = LayerProbing.Run(m, examples, options, new Progress<(string Stage, double Fraction)>(p =>
                     {
-                        task.Description = p.Stage;
+                        task.Description = Markup.Escape(p.Stage);
                         task.Value = p.Fraction;
                     }));
                     task.Value = 1;
@@ -80,7 +81,8 @@ public static class ProbeCommand
             var best = rep.Layers.OrderByDescending(l => l.HeldOutAccuracy).ThenBy(l => l.HeldOutCrossEntropy).First();
             console.MarkupLine($"best held-out accuracy: slot {best.Slot} ({best.HeldOutAccuracy:P1})");
 
-            CompareCommand.WriteJson(outPath, new
+            using var files = new StagedFiles();
+            files.Stage(outPath, CompareCommand.Json(new
             {
                 command = "probe",
                 model = m.Folder.Directory,
@@ -102,18 +104,18 @@ public static class ProbeCommand
                     converged = l.Converged,
                 }),
                 seconds = clock.Elapsed.TotalSeconds,
-            });
-            string csv = Path.ChangeExtension(outPath, ".csv");
-            CompareCommand.WriteTableCsv(csv, ["slot", "train_accuracy", "held_out_accuracy", "held_out_cross_entropy", "iterations", "converged"],
-                rep.Layers.Select(l => (IReadOnlyList<object?>)[l.Slot, l.TrainAccuracy, l.HeldOutAccuracy, l.HeldOutCrossEntropy, l.Iterations, l.Converged]));
+            }));
+            files.Stage(csv, CompareCommand.TableCsv(["slot", "train_accuracy", "held_out_accuracy", "held_out_cross_entropy", "iterations", "converged"],
+                rep.Layers.Select(l => (IReadOnlyList<object?>)[l.Slot, l.TrainAccuracy, l.HeldOutAccuracy, l.HeldOutCrossEntropy, l.Iterations, l.Converged])));
             if (plotPath != null)
-                LayerPlots.Curves(plotPath, $"linear probe accuracy, {CompareCommand.Name(m)}", "residual slot", "accuracy",
+                files.Stage(plotPath, LayerPlots.Curves(LayerPlots.FormatOf(plotPath), $"linear probe accuracy, {CompareCommand.Name(m)}", "residual slot", "accuracy",
                     rep.Layers.Select(l => l.Slot).ToList(),
                     [
                         ("held-out", rep.Layers.Select(l => l.HeldOutAccuracy).ToArray()),
                         ("train", rep.Layers.Select(l => l.TrainAccuracy).ToArray()),
                         ("majority baseline", rep.Layers.Select(_ => rep.MajorityBaseline).ToArray()),
-                    ]);
+                    ]));
+            files.Commit();
             console.MarkupLine($"wrote {Markup.Escape(outPath)}, {Markup.Escape(csv)}{(plotPath != null ? ", " + Markup.Escape(plotPath) : "")} [grey]({clock.Elapsed.TotalSeconds:F2} s)[/]");
             return 0;
         });

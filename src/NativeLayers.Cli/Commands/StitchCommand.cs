@@ -4,7 +4,6 @@ using NativeLayers.Analysis.Plots;
 using NativeLayers.Analysis.Stitching;
 using NativeLayers.Loading;
 using NativeLayers.Runtime.Capture;
-using NativeLayers.Runtime.Hooks;
 using Spectre.Console;
 
 namespace NativeLayers.Cli.Commands;
@@ -19,24 +18,24 @@ public static class StitchCommand
         var threads = CommonOptions.Threads();
         var device = CommonOptions.Device();
         var text = new Option<string>("--text") { Description = "Texts: JSONL ({\"text\": ...} per line) or plain text, one text a line; every k-th is held out.", Required = true };
+        var encodingErrors = CommonOptions.EncodingErrors();
         var layersA = new Option<string>("--layers-a") { Description = "A's residual slots i (0 = embeddings … L = after the last block): all, or a list such as 0-3,-1.", DefaultValueFactory = _ => "all" };
         var layersB = new Option<string>("--layers-b") { Description = "B's residual slots j (same syntax).", DefaultValueFactory = _ => "all" };
-        var ridge = new Option<double?>("--ridge") { Description = "Ridge λ (default: 1e-6·tr(X_cᵀX_c)/d_A; 0 = plain least squares)." };
-        var holdout = new Option<double>("--holdout") { Description = "Fraction of texts held out for the losses and held-out fit metrics.", DefaultValueFactory = _ => 0.25 };
-        var maxTokens = new Option<int>("--max-tokens") { Description = "Truncate each text to this many tokens (0 = no limit).", DefaultValueFactory = _ => 0 };
+        var ridge = new Option<double?>("--ridge") { Description = "Ridge λ (default: 1e-6·tr(X_cᵀX_c)/d_A; 0 = plain least squares)." }.AtLeast(0.0);
+        var holdout = new Option<double>("--holdout") { Description = "Fraction of texts held out for the losses and held-out fit metrics.", DefaultValueFactory = _ => 0.25 }.Requiring(h => h > 0 && h < 1, "in (0, 1)");
+        var maxTokens = new Option<int>("--max-tokens") { Description = "Truncate each text to this many tokens (0 = no limit).", DefaultValueFactory = _ => 0 }.AtLeast(0);
         var output = new Option<string>("--out", "-o") { Description = "JSON file with every cell (a .csv beside it lists them).", Required = true };
         var plot = new Option<string?>("--plot") { Description = "Heatmap of the stitching penalty (.png or .svg)." };
 
         var command = new Command("stitch", "Fit affine maps from A's slot i to B's slot j, run B from slot j on the mapped activations, and report the loss penalty.")
-            { model, modelB, threads, device, text, layersA, layersB, ridge, holdout, maxTokens, output, plot };
+            { model, modelB, threads, device, text, encodingErrors, layersA, layersB, ridge, holdout, maxTokens, output, plot };
         command.SetAction(parse =>
         {
             int limit = parse.GetValue(maxTokens);
-            if (limit < 0) throw new NativeLayersException("--max-tokens must be ≥ 0.");
-            if (parse.GetValue(ridge) is double r && !(r >= 0)) throw new NativeLayersException("--ridge must be ≥ 0.");
-            string outPath = parse.GetValue(output)!;
-            string? plotPath = parse.GetValue(plot);
-            var texts = PromptFile.Read(parse.GetValue(text)!);
+            string outPath = CommonOptions.OutputFile(parse.GetValue(output)!, "--out", ".json");
+            string csv = CommonOptions.CsvBeside(outPath);
+            string? plotPath = CommonOptions.PlotFile(parse.GetValue(plot));
+            var texts = PromptFile.Read(parse.GetValue(text)!, parse.GetValue(encodingErrors));
             using var a = CommonOptions.LoadModel(parse.GetValue(model)!, parse.GetValue(threads), parse.GetValue(device)!);
             string? bDir = parse.GetValue(modelB);
             using var bOwned = bDir == null ? null : CommonOptions.LoadModel(bDir, parse.GetValue(threads), parse.GetValue(device)!);
@@ -45,8 +44,8 @@ public static class StitchCommand
             var ids = CompareCommand.Encode(a, texts, limit);
             var options = new StitchingOptions
             {
-                SlotsA = LayerSelection.Parse(parse.GetValue(layersA)!, a.Layers + 1),
-                SlotsB = LayerSelection.Parse(parse.GetValue(layersB)!, b.Layers + 1),
+                SlotsA = CommonOptions.Layers(parse.GetValue(layersA)!, a.Layers + 1, "--layers-a"),
+                SlotsB = CommonOptions.Layers(parse.GetValue(layersB)!, b.Layers + 1, "--layers-b"),
                 Ridge = parse.GetValue(ridge),
                 HeldOutFraction = parse.GetValue(holdout),
             };
@@ -61,7 +60,7 @@ public static class StitchCommand
                     var task = ctx.AddTask("stitching", maxValue: 1);
                     report = StitchingExperiment.Run(a, b, ids, options, new Progress<(string Stage, double Fraction)>(p =>
                     {
-                        task.Description = $"stitching: {p.Stage}";
+                        task.Description = $"stitching: {Markup.Escape(p.Stage)}";
                         task.Value = p.Fraction;
                     }));
                     task.Value = 1;
@@ -109,16 +108,17 @@ public static class StitchCommand
                 }),
                 seconds = clock.Elapsed.TotalSeconds,
             };
-            CompareCommand.WriteJson(outPath, json);
-            string csv = Path.ChangeExtension(outPath, ".csv");
-            CompareCommand.WriteTableCsv(csv,
+            using var files = new StagedFiles();
+            files.Stage(outPath, CompareCommand.Json(json));
+            files.Stage(csv, CompareCommand.TableCsv(
                 ["slot_a", "slot_b", "lambda", "train_mse", "train_r2", "held_out_mse", "held_out_r2", "stitched_loss", "loss_b", "penalty", "penalty_vs_a"],
                 rep.Cells.Select(c => (IReadOnlyList<object?>)[c.SlotA, c.SlotB, c.Lambda, c.InSample.Mse, c.InSample.MeanR2, c.HeldOut.Mse, c.HeldOut.MeanR2,
-                    c.StitchedLoss, rep.LossB, c.Penalty, c.PenaltyVsA]));
+                    c.StitchedLoss, rep.LossB, c.Penalty, c.PenaltyVsA])));
             if (plotPath != null)
-                LayerPlots.Heatmap(plotPath, $"stitching penalty (nats/token), {CompareCommand.Name(a)} → {CompareCommand.Name(b)}",
+                files.Stage(plotPath, LayerPlots.Heatmap(LayerPlots.FormatOf(plotPath), $"stitching penalty (nats/token), {CompareCommand.Name(a)} → {CompareCommand.Name(b)}",
                     $"slot j of {CompareCommand.Name(b)}", $"slot i of {CompareCommand.Name(a)}", rep.PenaltyMatrix(),
-                    rep.SlotsB.Select(j => j.ToString()).ToList(), rep.SlotsA.Select(i => i.ToString()).ToList());
+                    rep.SlotsB.Select(j => j.ToString()).ToList(), rep.SlotsA.Select(i => i.ToString()).ToList()));
+            files.Commit();
             console.MarkupLine($"wrote {Markup.Escape(outPath)}, {Markup.Escape(csv)}{(plotPath != null ? ", " + Markup.Escape(plotPath) : "")} [grey]({clock.Elapsed.TotalSeconds:F2} s)[/]");
             return 0;
         });

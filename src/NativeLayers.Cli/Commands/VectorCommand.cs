@@ -2,7 +2,6 @@ using System.CommandLine;
 using NativeLayers.Analysis.Steering;
 using NativeLayers.Analysis.Vectors;
 using NativeLayers.Loading;
-using NativeLayers.Runtime.Hooks;
 using Spectre.Console;
 
 namespace NativeLayers.Cli.Commands;
@@ -16,16 +15,18 @@ public static class VectorCommand
         var threads = CommonOptions.Threads();
         var device = CommonOptions.Device();
         var pairs = new Option<string>("--pairs") { Description = "JSONL with one {\"positive\": ..., \"negative\": ...} object a line.", Required = true };
+        var encodingErrors = CommonOptions.EncodingErrors();
         var method = new Option<string>("--method") { Description = "mean (MeanDiff), mean-unit, pca (centred PCA of paired differences, repeng's pca_diff), pca-uncentered, repe, reading.", DefaultValueFactory = _ => "mean" };
         var layers = new Option<string>("--layers") { Description = "Blocks to extract for: all, or a list of layers and ranges (0-3,-1).", DefaultValueFactory = _ => "all" };
         var position = new Option<string>("--position") { Description = "last (last token) or mean (mean over the prompt's tokens).", DefaultValueFactory = _ => "last" };
-        var holdout = new Option<double>("--holdout") { Description = "Fraction of pairs held out to score each layer's vector.", DefaultValueFactory = _ => 0.2 };
+        var holdout = new Option<double>("--holdout") { Description = "Fraction of pairs held out to score each layer's vector.", DefaultValueFactory = _ => 0.2 }.Requiring(h => h >= 0 && h < 1, "in [0, 1)");
         var output = new Option<string>("--out", "-o") { Description = "Output file: .safetensors (layer.{l} tensors) or .gguf (llama.cpp control vector).", Required = true };
 
         var extract = new Command("extract", "Extract a steering vector per layer from contrastive prompt pairs.")
-            { model, threads, device, pairs, method, layers, position, holdout, output };
+            { model, threads, device, pairs, encodingErrors, method, layers, position, holdout, output };
         extract.SetAction(parse =>
         {
+            string path = CommonOptions.OutputFile(parse.GetValue(output)!, "--out", ".safetensors", ".gguf");
             using var m = CommonOptions.LoadModel(parse.GetValue(model)!, parse.GetValue(threads), parse.GetValue(device)!);
             var options = new ContrastiveExtractionOptions
             {
@@ -36,13 +37,12 @@ public static class VectorCommand
                     "mean" => TokenRows.MeanOfTokens,
                     var p => throw new NativeLayersException($"--position must be last or mean, got '{p}'."),
                 },
-                Layers = LayerSelection.Parse(parse.GetValue(layers)!, m.Layers),
-                HeldOutFraction = parse.GetValue(holdout) is var h and >= 0 and < 1 ? h : throw new NativeLayersException("--holdout must be in [0, 1)."),
+                Layers = CommonOptions.Layers(parse.GetValue(layers)!, m.Layers, "--layers"),
+                HeldOutFraction = parse.GetValue(holdout),
             };
-            var pairList = ContrastivePairs.Read(parse.GetValue(pairs)!);
+            var pairList = ContrastivePairs.Read(parse.GetValue(pairs)!, parse.GetValue(encodingErrors));
             var console = CliApp.Console(parse.InvocationConfiguration.Output);
             var (vectors, results) = ContrastiveExtraction.Run(m, pairList, options);
-            string path = parse.GetValue(output)!;
             var warnings = path.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase)
                 ? GgufControlVectorFile.Write(path, vectors)
                 : Write(path, vectors);

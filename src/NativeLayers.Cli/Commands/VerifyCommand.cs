@@ -13,9 +13,9 @@ public static class VerifyCommand
     {
         var model = CommonOptions.Model();
         var device = CommonOptions.Device();
-        var tokens = new Option<int>("--tokens") { Description = "Tokens per sequence.", DefaultValueFactory = _ => 16 };
-        var batch = new Option<int>("--batch", "-b") { Description = "Sequences (of different lengths).", DefaultValueFactory = _ => 3 };
-        var tolerance = new Option<double>("--tolerance") { Description = "Largest allowed |device − cpu| / max |cpu| per tensor.", DefaultValueFactory = _ => 1e-3 };
+        var tokens = new Option<int>("--tokens") { Description = "Tokens per sequence.", DefaultValueFactory = _ => 16 }.AtLeast(1);
+        var batch = new Option<int>("--batch", "-b") { Description = "Sequences (of different lengths).", DefaultValueFactory = _ => 3 }.AtLeast(1);
+        var tolerance = new Option<double>("--tolerance") { Description = "Largest allowed |device − cpu| / max |cpu| per tensor.", DefaultValueFactory = _ => 1e-3 }.AtLeast(0.0);
         var command = new Command("verify", "Run a random batch on --device and on the CPU backend and compare every residual slot and the logits.")
             { model, device, tokens, batch, tolerance };
         command.SetAction(parse =>
@@ -30,7 +30,6 @@ public static class VerifyCommand
             using var other = Transformer.Load(dir, BackendChoice.Options(target, 0));
             var random = new Random(11);
             int n = parse.GetValue(tokens), b = parse.GetValue(batch);
-            if (n < 1 || b < 1) throw new NativeLayersException("--tokens and --batch must be ≥ 1.");
             var inputs = Enumerable.Range(0, b).Select(i => Enumerable.Range(0, Math.Max(1, n - i)).Select(_ => random.Next(cpu.VocabSize)).ToArray()).ToArray();
             var expected = cpu.Forward(inputs);
             var actual = other.Forward(inputs);

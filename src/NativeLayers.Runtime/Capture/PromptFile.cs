@@ -6,13 +6,12 @@ namespace NativeLayers.Runtime.Capture;
 /// <summary>Reads prompts: JSONL (one object a line with "text" or "prompt", or a JSON string) or plain text, one prompt a line.</summary>
 public static class PromptFile
 {
-    public static List<string> Read(string path)
+    public static List<string> Read(string path, EncodingErrors errors = EncodingErrors.Strict)
     {
-        if (!File.Exists(path)) throw new ModelFileException(path, "prompt file not found.");
         bool jsonl = path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".json", StringComparison.OrdinalIgnoreCase);
         var prompts = jsonl
-            ? JsonLines.Read(path, "prompt", "a JSON string or an object with a \"text\" or \"prompt\" string", Parse)
-            : File.ReadLines(path).Where(line => !string.IsNullOrWhiteSpace(line)).ToList();
+            ? JsonLines.Read(path, "prompt", "a JSON string or an object with a \"text\" or \"prompt\" string", Parse, errors)
+            : TextFiles.ReadLines(path, "prompt", errors).Where(line => !string.IsNullOrWhiteSpace(line)).ToList();
         if (prompts.Count == 0) throw new ModelFileException(path, "no prompts in the file.");
         return prompts;
     }
