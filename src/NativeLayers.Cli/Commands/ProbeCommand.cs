@@ -4,6 +4,7 @@ using NativeLayers.Analysis.Plots;
 using NativeLayers.Analysis.Probes;
 using NativeLayers.Analysis.Similarity;
 using NativeLayers.Loading;
+using NativeLayers.Runtime.Hooks;
 using Spectre.Console;
 
 namespace NativeLayers.Cli.Commands;

@@ -2,6 +2,7 @@ using System.CommandLine;
 using NativeLayers.Analysis.Steering;
 using NativeLayers.Analysis.Vectors;
 using NativeLayers.Loading;
+using NativeLayers.Runtime.Hooks;
 using Spectre.Console;
 
 namespace NativeLayers.Cli.Commands;
