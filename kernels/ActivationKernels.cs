@@ -63,16 +63,7 @@ public static class ActivationKernels
     {
         var scratch = SharedMemory.Allocate<float>(32);
         long row = (long)Grid.IdxX * stride;
-        float max = float.NegativeInfinity;
-        for (int c = Group.IdxX; c < width; c += Group.DimX)
-        {
-            float v = values[row + c];
-            max = v > max ? v : max;
-        }
-        max = Reduce.GroupMax(max, scratch);
-        float sum = 0f;
-        for (int c = Group.IdxX; c < width; c += Group.DimX) sum += XMath.Exp(values[row + c] - max);
-        float norm = 1f / Reduce.GroupSum(sum, scratch);
+        float max = Reduce.RowMax(values, row, width, 1f, scratch, out float norm);
         for (int c = Group.IdxX; c < width; c += Group.DimX)
         {
             float v = values[row + c];

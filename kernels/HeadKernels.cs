@@ -48,17 +48,7 @@ public static class HeadKernels
         var scratch = SharedMemory.Allocate<float>(32);
         long row = (long)Grid.IdxX * stride, outRow = (long)Grid.IdxX * probsStride;
         float inv = 1f / temperature;
-        float max = float.NegativeInfinity;
-        for (int c = Group.IdxX; c < width; c += Group.DimX)
-        {
-            float v = logits[row + c];
-            max = v > max ? v : max;
-        }
-        max = Reduce.GroupMax(max, scratch);
-        float sum = 0f;
-        for (int c = Group.IdxX; c < width; c += Group.DimX)
-            sum += XMath.Exp((logits[row + c] - max) * inv);
-        float norm = 1f / Reduce.GroupSum(sum, scratch);
+        float max = Reduce.RowMax(logits, row, width, inv, scratch, out float norm);
         for (int c = Group.IdxX; c < width; c += Group.DimX)
             probs[outRow + c] = XMath.Exp((logits[row + c] - max) * inv) * norm;
     }

@@ -1,4 +1,5 @@
 using ILGPU;
+using ILGPU.Algorithms;
 
 namespace NativeLayers.Backends.Gpu.Kernels;
 
@@ -44,6 +45,25 @@ internal static class Reduce
             value = other > value ? other : value;
         }
         return value;
+    }
+
+    /// <summary>
+    /// A softmax's two reductions over one row, across the 1-D group: the max of values[row + c] for c &lt; width, and
+    /// 1 / Σ exp((values − max) · scale). Every thread gets both.
+    /// </summary>
+    public static float RowMax(ArrayView<float> values, long row, int width, float scale, ArrayView<float> scratch, out float inverseSum)
+    {
+        float max = float.NegativeInfinity;
+        for (int c = Group.IdxX; c < width; c += Group.DimX)
+        {
+            float v = values[row + c];
+            max = v > max ? v : max;
+        }
+        max = GroupMax(max, scratch);
+        float sum = 0f;
+        for (int c = Group.IdxX; c < width; c += Group.DimX) sum += XMath.Exp((values[row + c] - max) * scale);
+        inverseSum = 1f / GroupSum(sum, scratch);
+        return max;
     }
 
     /// <summary>Sum over the 1-D group; every thread gets the total. <paramref name="scratch"/> is shared memory of ≥ 32 floats.</summary>

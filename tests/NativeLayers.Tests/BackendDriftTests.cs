@@ -1,4 +1,3 @@
-using NativeLayers.Cli;
 using NativeLayers.Loading;
 using NativeLayers.ModelGen;
 using NativeLayers.Runtime;
@@ -12,13 +11,7 @@ namespace NativeLayers.Tests;
 /// </summary>
 public class BackendDriftTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = CliApp.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
+    private static (int Code, string Out, string Err) Run(params string[] args) => CliTests.Run(args);
 
     private static string ErrorOf(Action action) => Assert.Throws<NativeLayersException>(action).Message;
 
