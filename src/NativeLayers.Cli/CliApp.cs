@@ -19,6 +19,7 @@ public static class CliApp
             Description = "On an error, also print the full exception (type and stack trace).",
             Recursive = true,
         });
+        root.Options.Add(CommonOptions.AllowUnusedTensors);
         root.Subcommands.Add(GenerateCommand.Build());
         root.Subcommands.Add(InspectCommand.Build());
         root.Subcommands.Add(TokenizeCommand.Build());
@@ -53,6 +54,7 @@ public static class CliApp
                 error.WriteLine("Run 'nl --help' (or 'nl COMMAND --help') for usage.");
                 return UsageError;
             }
+            CommonOptions.LoadingRules.Value = new CommonOptions.ModelLoadingRules(parse.GetValue(CommonOptions.AllowUnusedTensors));
             return parse.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
         }
         catch (Exception e)

@@ -140,9 +140,24 @@ public static class CommonOptions
     private static string Alternatives(IReadOnlyList<string> items) =>
         items.Count == 1 ? items[0] : string.Join(", ", items.Take(items.Count - 1)) + " or " + items[^1];
 
+    /// <summary>A root option every command that loads a model honours.</summary>
+    public static readonly Option<bool> AllowUnusedTensors = new("--allow-unused-tensors")
+    {
+        Description = "Load a model whose weight files hold tensors it does not use (by default an error: config.json probably does not describe the weights).",
+        Recursive = true,
+    };
+
+    /// <summary>How this invocation loads models (set once per run from the root options; flows to the command's action).</summary>
+    public sealed record ModelLoadingRules(bool AllowUnusedTensors);
+
+    public static readonly AsyncLocal<ModelLoadingRules?> LoadingRules = new();
+
     public static Transformer LoadModel(string directory, int threads, string device = "cpu")
     {
-        var options = BackendChoice.Options(BackendChoice.Resolve(device), threads);
+        var options = BackendChoice.Options(BackendChoice.Resolve(device), threads) with
+        {
+            AllowUnusedTensors = LoadingRules.Value?.AllowUnusedTensors ?? false,
+        };
         return Transformer.Load(directory, options);
     }
 

@@ -36,7 +36,7 @@ public static class ConfigReader
         int rotaryDim = modelType switch
         {
             "gpt2" or "bert" => 0,
-            "gpt_neox" => (int)(headDim * (f.OptionalDouble("rotary_pct") ?? 1.0)),
+            "gpt_neox" => (int)(headDim * (f.OptionalPositiveDouble("rotary_pct", 1, "the fraction of each head that is rotated") ?? 1.0)),
             _ => headDim,
         };
         if (rotaryDim % 2 != 0 || rotaryDim > headDim)
@@ -62,9 +62,10 @@ public static class ConfigReader
             NumKvHeads = kvHeads,
             HeadDim = headDim,
             IntermediateSize = modelType == "gpt2" ? f.PositiveInt(names.Intermediate, 4 * hidden) : f.PositiveInt(names.Intermediate),
-            NormEps = f.OptionalDouble(names.Eps) ?? throw new ModelFileException(path, $"required field '{names.Eps}' (a number) is missing."),
+            NormEps = f.OptionalPositiveDouble(names.Eps, 1, "a norm's epsilon")
+                ?? throw new ModelFileException(path, $"required field '{names.Eps}' (a number) is missing."),
             RotaryDim = rotaryDim,
-            RopeTheta = (modelType == "gpt_neox" ? f.OptionalDouble("rotary_emb_base") : f.OptionalDouble("rope_theta")) ?? 10000.0,
+            RopeTheta = f.OptionalPositiveDouble(modelType == "gpt_neox" ? "rotary_emb_base" : "rope_theta", meaning: "the RoPE base") ?? 10000.0,
             RopeScaling = ReadRopeScaling(f),
             MaxPositions = f.PositiveInt(names.Positions, modelType is "gpt2" or "bert" ? null : 2048),
             // Hugging Face per-class defaults: GPT-2 and Gemma tie, the others do not.
@@ -116,10 +117,20 @@ public static class ConfigReader
             ?? throw new ModelFileException(f.Path, "rope_scaling has no 'type' or 'rope_type'.");
         return type switch
         {
-            "linear" => new RopeScaling(type, s.RequiredDouble("factor")),
-            "llama3" => new RopeScaling(type, s.RequiredDouble("factor"), s.OptionalDouble("low_freq_factor") ?? 1,
-                s.OptionalDouble("high_freq_factor") ?? 4, s.OptionalInt("original_max_position_embeddings") ?? 8192),
+            "linear" => new RopeScaling(type, Factor(s)),
+            "llama3" => Llama3Scaling(s, type),
             _ => throw new ModelFileException(f.Path, $"rope_scaling type '{type}' is not supported (supported: linear, llama3)."),
         };
+    }
+
+    private static double Factor(JsonFields s) =>
+        s.OptionalPositiveDouble("factor", meaning: "the scaling factor") ?? throw new ModelFileException(s.Path, "required field 'rope_scaling.factor' (a positive number) is missing.");
+
+    private static RopeScaling Llama3Scaling(JsonFields s, string type)
+    {
+        double low = s.OptionalPositiveDouble("low_freq_factor") ?? 1, high = s.OptionalPositiveDouble("high_freq_factor") ?? 4;
+        if (high <= low)
+            throw new ModelFileException(s.Path, $"rope_scaling.high_freq_factor ({high}) must be larger than low_freq_factor ({low}).");
+        return new RopeScaling(type, Factor(s), low, high, s.PositiveInt("original_max_position_embeddings", 8192));
     }
 }

@@ -60,7 +60,19 @@ internal sealed class JsonFields(string path, JsonElement root, string prefix = 
         if (v == null) return null;
         if (v.Value.ValueKind != JsonValueKind.Number)
             throw new ModelFileException(Path, $"field '{prefix}{name}' must be a number, got {v.Value.GetRawText()}.");
-        return v.Value.GetDouble();
+        double value = v.Value.GetDouble();
+        if (!double.IsFinite(value))
+            throw new ModelFileException(Path, $"field '{prefix}{name}' must be a finite number, got {v.Value.GetRawText()} (out of range).");
+        return value;
+    }
+
+    /// <summary>A number in (0, <paramref name="max"/>]: epsilons, bases, factors, fractions.</summary>
+    public double? OptionalPositiveDouble(string name, double max = double.MaxValue, string? meaning = null)
+    {
+        double? value = OptionalDouble(name);
+        if (value is { } x && !(x > 0 && x <= max))
+            throw new ModelFileException(Path, $"field '{prefix}{name}' must be {(max == double.MaxValue ? "positive" : $"in (0, {max}]")}{(meaning == null ? "" : $" ({meaning})")}, got {x}.");
+        return value;
     }
 
     public double RequiredDouble(string name) => OptionalDouble(name) ?? throw Missing(name, "a number");

@@ -20,4 +20,8 @@ public sealed record ForwardOptions
     /// others are not copied back (generation asks for none).
     /// </summary>
     public IReadOnlyCollection<int>? HostSlots { get; init; }
+    /// <summary>Run positions past the model's context (max_position_embeddings, RoPE models only); by default an error.</summary>
+    public bool AllowContextOverflow { get; init; }
+    /// <summary>Told after each block of a call (blocks done, blocks in all): progress for one long forward.</summary>
+    public IProgress<(int Done, int Total)>? LayerProgress { get; init; }
 }

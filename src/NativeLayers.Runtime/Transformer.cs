@@ -17,6 +17,11 @@ public sealed record RuntimeOptions
     /// backend with <see cref="Threads"/> workers. The model owns and disposes what it returns.
     /// </summary>
     public Func<IComputeBackend>? Backend { get; init; }
+    /// <summary>
+    /// Load a folder whose weight files hold tensors the model does not use (by default an error naming the first:
+    /// it usually means config.json does not describe the weights, e.g. fewer layers than the file has).
+    /// </summary>
+    public bool AllowUnusedTensors { get; init; }
 }
 
 /// <summary>
@@ -56,6 +61,7 @@ public sealed class Transformer : IDisposable
         Spec = recipe.Spec(Config);
         _binder = new WeightBinder(folder.Weights, Config, [.. recipe.NamePrefixes]);
         Weights = recipe.Bind(_binder, Config);
+        if (!options.AllowUnusedTensors) RequireEveryTensorUsed(recipe);
         Shape = new ModelShape(Config.NumLayers, Config.HiddenSize, Spec.Layout, Config.ModelType);
         Backend = options.Backend?.Invoke() ?? new CpuBackend(options.Threads);
         try
@@ -67,6 +73,21 @@ public sealed class Transformer : IDisposable
             Backend.Dispose();
             throw;
         }
+    }
+
+    private void RequireEveryTensorUsed(IModelRecipe recipe)
+    {
+        var unused = _binder.Unused([.. WeightBinder.KnownBuffers, .. recipe.IgnorableTensors]);
+        if (unused.Count == 0) return;
+        var first = unused[0];
+        string more = unused.Count > 1 ? $" ({unused.Count} unused tensors in all, e.g. {string.Join(", ", unused.Skip(1).Take(3).Select(t => $"'{t.Name}'"))})" : "";
+        string layers = System.Text.RegularExpressions.Regex.Match(first.Name, @"(?:^|\.)(?:layers|h|layer)\.(\d+)\.") is { Success: true } m
+            && int.Parse(m.Groups[1].Value) >= Config.NumLayers
+            ? $" The file has more layers than config.json's num_hidden_layers ({Config.NumLayers})."
+            : "";
+        throw new ModelFileException(first.File.Path,
+            $"tensor '{first.Name}' is not used by a {Config.ModelType} model as config.json describes it{more}.{layers} " +
+            "Fix config.json, or pass --allow-unused-tensors (RuntimeOptions.AllowUnusedTensors) to load it anyway.");
     }
 
     public static Transformer Load(string directory, RuntimeOptions? options = null)

@@ -231,6 +231,15 @@ public sealed class ConfigTests : IDisposable
     [InlineData("rope_scaling", "{\"type\":\"dynamic\",\"factor\":2.0}", "rope_scaling type 'dynamic' is not supported")]
     [InlineData("rope_scaling", "{\"factor\":2.0}", "rope_scaling has no 'type'")]
     [InlineData("rope_scaling", "{\"type\":\"linear\"}", "required field 'rope_scaling.factor'")]
+    [InlineData("rms_norm_eps", "-1", "field 'rms_norm_eps' must be in (0, 1] (a norm's epsilon), got -1")]
+    [InlineData("rms_norm_eps", "0", "field 'rms_norm_eps' must be in (0, 1]")]
+    [InlineData("rms_norm_eps", "1e308", "field 'rms_norm_eps' must be in (0, 1]")]
+    [InlineData("rope_theta", "-10000", "field 'rope_theta' must be positive (the RoPE base), got -10000")]
+    [InlineData("rope_theta", "1e999", "field 'rope_theta' must be a finite number, got 1e999")]
+    [InlineData("rope_scaling", "{\"type\":\"linear\",\"factor\":-2}", "field 'rope_scaling.factor' must be positive")]
+    [InlineData("rope_scaling", "{\"rope_type\":\"llama3\",\"factor\":8,\"low_freq_factor\":4,\"high_freq_factor\":1}", "high_freq_factor (1) must be larger than low_freq_factor (4)")]
+    [InlineData("rope_scaling", "{\"rope_type\":\"llama3\",\"factor\":8,\"original_max_position_embeddings\":0}", "field 'rope_scaling.original_max_position_embeddings' must be positive")]
+    [InlineData("max_position_embeddings", "0", "field 'max_position_embeddings' must be positive")]
     public void WrongFieldIsNamed(string field, string json, string expected)
     {
         var config = LlamaConfig();

@@ -14,6 +14,8 @@ public sealed record LensOptions
     public int TopK { get; init; } = 5;
     /// <summary>A token id whose rank and probability are tracked across slots.</summary>
     public int? Target { get; init; }
+    /// <summary>Options of the prompt's forward pass (context overflow, per-block progress); logits are the lens's own.</summary>
+    public ForwardOptions? Forward { get; init; }
 }
 
 /// <summary>A token and its probability under one slot's decoded distribution.</summary>
@@ -56,19 +58,30 @@ public static class LogitLens
             return (uint)q < (uint)tokens.Length ? q : throw new NativeLayersException($"position {p} is outside a {tokens.Length}-token prompt.");
         }).Distinct().ToArray();
 
-        var forward = model.Forward([tokens], LogitsMode.All);
-        // Every slot as its own "sequence" resumed at slot L: the final norm and head only.
-        var residuals = slots.Select(s => forward.Residual.SequenceSlot(s, 0).ToArray()).ToArray();
-        var lens = model.ForwardFrom(model.Layers, residuals, slots.Select(_ => tokens).ToArray(), new ForwardOptions { Logits = LogitsMode.All });
+        var forward = model.Forward([tokens], (options.Forward ?? new ForwardOptions()) with { Logits = LogitsMode.None });
+        // The read rows of every slot (and of slot L, the model's own output) as "sequences" resumed at slot L: the final
+        // norm and head only, for just the positions read, so a long prompt costs no [tokens, vocab] logits per slot.
+        var decoded = slots.Append(model.Layers).ToArray();
+        int d = model.Width;
+        var residuals = decoded.Select(s =>
+        {
+            var picked = new float[positions.Length * d];
+            for (int j = 0; j < positions.Length; j++) forward.Residual.SequenceSlot(s, 0).Slice(positions[j] * d, d).CopyTo(picked.AsSpan(j * d, d));
+            return picked;
+        }).ToArray();
+        var readTokens = positions.Select(p => tokens[p]).ToArray();
+        var lens = model.ForwardFrom(model.Layers, residuals, decoded.Select(_ => readTokens).ToArray(), new ForwardOptions { Logits = LogitsMode.All });
+        var finalRows = lens.Residual.Sequences[^1];
         bool hasText = model.HasTokenizer;
         var readings = new List<LensReading>();
         for (int k = 0; k < slots.Count; k++)
         {
             var seq = lens.Residual.Sequences[k];
-            foreach (int p in positions)
+            for (int j = 0; j < positions.Length; j++)
             {
-                var logits = Widen(lens.LogitsRow(seq.FirstRow + p));
-                var final = Widen(forward.LogitsRow(p));
+                int p = positions[j];
+                var logits = Widen(lens.LogitsRow(seq.FirstRow + j));
+                var final = Widen(lens.LogitsRow(finalRows.FirstRow + j));
                 var logProbs = NextTokenDivergence.LogSoftmax(logits);
                 var order = TopIndices(logits, options.TopK);
                 var top = order.Select(id => new LensToken(id, hasText ? model.Tokenizer.TokenText(id) : $"<{id}>", Math.Exp(logProbs[id]), logits[id])).ToList();

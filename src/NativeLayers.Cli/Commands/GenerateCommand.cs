@@ -14,20 +14,19 @@ public static class GenerateCommand
         var model = CommonOptions.Model();
         var threads = CommonOptions.Threads();
         var device = CommonOptions.Device();
-        var prompt = new Option<string?>("--prompt", "-p") { Description = "Prompt text (encoded with the model's tokenizer)." };
-        var ids = new Option<string?>("--ids") { Description = "Prompt as comma-separated token ids (for models without a tokenizer)." };
+        var prompt = new PromptOptions();
         var promptFile = new Option<string?>("--prompts") { Description = "Several prompts (JSONL or one a line), generated together in one batch." };
         var maxTokens = new Option<int>("--max-tokens", "-n") { Description = "Most new tokens to generate.", DefaultValueFactory = _ => 64 }.AtLeast(0);
         var temperature = new Option<float>("--temperature") { Description = "Sampling temperature; 0 = greedy.", DefaultValueFactory = _ => 0f }.AtLeast(0f);
         var topK = new Option<int>("--top-k") { Description = "Sample from the k most probable tokens (0 = all).", DefaultValueFactory = _ => 0 }.AtLeast(0);
         var topP = new Option<float>("--top-p") { Description = "Sample from the smallest set reaching probability p (1 = all).", DefaultValueFactory = _ => 1f }.Requiring(p => p > 0 && p <= 1, "in (0, 1]");
         var seed = new Option<int>("--seed") { Description = "Random seed for sampling.", DefaultValueFactory = _ => 0 };
-        var encodingErrors = CommonOptions.EncodingErrors();
         var steer = SteerOption.Create();
         var showLayers = new Option<bool>("--show-layers") { Description = "Also show the residual-stream norm at every layer for the prompt's last token." };
 
         var command = new Command("generate", "Continue a prompt (greedy or sampled) and print the text.")
-            { model, threads, device, prompt, ids, promptFile, encodingErrors, maxTokens, temperature, topK, topP, seed, steer, showLayers };
+            { model, threads, device, promptFile, maxTokens, temperature, topK, topP, seed, steer, showLayers };
+        foreach (var option in prompt.All) command.Options.Add(option);
         command.SetAction(parse =>
         {
             var output = parse.InvocationConfiguration.Output;
@@ -40,14 +39,15 @@ public static class GenerateCommand
                 TopP = parse.GetValue(topP),
                 Seed = parse.GetValue(seed),
                 Steering = SteerOption.Parse(parse.GetValue(steer), m),
+                AllowContextOverflow = parse.GetValue(prompt.AllowOverflowContext),
             };
             if (parse.GetValue(promptFile) is { } file)
             {
-                if (parse.GetValue(prompt) != null || parse.GetValue(ids) != null)
-                    throw new Loading.NativeLayersException("give --prompts FILE or a single --prompt/--ids, not both.");
-                return GenerateBatch(m, Runtime.Capture.PromptFile.Read(file, parse.GetValue(encodingErrors)), options, output, parse.InvocationConfiguration.Error);
+                if (parse.GetValue(prompt.Prompt) != null || parse.GetValue(prompt.Ids) != null || parse.GetValue(prompt.PromptFile) != null)
+                    throw new Loading.NativeLayersException("give --prompts FILE or a single --prompt/--prompt-file/--ids, not both.");
+                return GenerateBatch(m, Runtime.Capture.PromptFile.Read(file, parse.GetValue(prompt.EncodingErrors)), options, output, parse.InvocationConfiguration.Error);
             }
-            int[] promptIds = CommonOptions.PromptIds(m, parse.GetValue(prompt), parse.GetValue(ids));
+            int[] promptIds = prompt.Read(parse, m);
             bool text = m.HasTokenizer;
             if (text) output.Write(m.Tokenizer.Decode(promptIds));
             var generated = new List<int>();

@@ -12,21 +12,22 @@ public static class HiddenCommand
         var model = CommonOptions.Model();
         var threads = CommonOptions.Threads();
         var device = CommonOptions.Device();
-        var prompt = new Option<string?>("--prompt", "-p") { Description = "Prompt text (encoded with the model's tokenizer)." };
-        var ids = new Option<string?>("--ids") { Description = "Prompt as comma-separated token ids." };
+        var prompt = new PromptOptions();
         var output = new Option<string>("--out", "-o") { Description = "Output .safetensors file.", Required = true };
         var steer = SteerOption.Create();
         var tokenTypes = new Option<string?>("--token-types") { Description = "Token types (segments) per token, comma-separated (BERT)." };
         var command = new Command("hidden",
             "Write resid.{i} for every slot i = 0..L (F32 [tokens, d_model]; resid.L is the raw residual before the final norm) and logits (F32 [tokens, vocab]; BERT: pooler_output).")
-            { model, threads, device, prompt, ids, output, tokenTypes, steer };
+            { model, threads, device, output, tokenTypes, steer };
+        foreach (var option in prompt.All) command.Options.Add(option);
         command.SetAction(parse =>
         {
             string path = CommonOptions.OutputFile(parse.GetValue(output)!, "--out", ".safetensors");
             using var m = CommonOptions.LoadModel(parse.GetValue(model)!, parse.GetValue(threads), parse.GetValue(device)!);
-            int[] tokens = CommonOptions.PromptIds(m, parse.GetValue(prompt), parse.GetValue(ids));
+            int[] tokens = prompt.Read(parse, m);
             int[][]? types = parse.GetValue(tokenTypes) is { } text ? [CommonOptions.ParseIds(text, "--token-types")] : null;
-            var result = m.Forward([tokens], new ForwardOptions { Logits = m.DefaultLogits, TokenTypes = types, Steering = SteerOption.Parse(parse.GetValue(steer), m) });
+            var result = m.Forward([tokens], prompt.Forward(parse) with { Logits = m.DefaultLogits, TokenTypes = types, Steering = SteerOption.Parse(parse.GetValue(steer), m) });
+            NonFiniteOutputs.Require(m, result);
             Write(path, m, tokens, result);
             string extra = result.Logits != null ? $"logits [{tokens.Length}, {m.VocabSize}]" : m.Weights.Pooler != null ? $"pooler_output [1, {m.Width}]" : "no logits (no LM head)";
             parse.InvocationConfiguration.Output.WriteLine($"wrote {path}: resid.0..resid.{m.Layers} [{tokens.Length}, {m.Width}], {extra}");

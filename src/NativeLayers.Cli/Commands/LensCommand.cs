@@ -14,8 +14,7 @@ public static class LensCommand
         var model = CommonOptions.Model();
         var threads = CommonOptions.Threads();
         var device = CommonOptions.Device();
-        var prompt = new Option<string?>("--prompt") { Description = "Prompt text." };
-        var ids = new Option<string?>("--ids") { Description = "Prompt as comma-separated token ids (instead of --prompt)." };
+        var prompt = new PromptOptions();
         var target = new Option<string?>("--target") { Description = "Token to track: its text (must encode to one token; a leading space is tried too) or #ID." };
         var topK = new Option<int>("--top-k", "-k") { Description = "Tokens listed per slot.", DefaultValueFactory = _ => 5 }.AtLeast(1);
         var layers = new Option<string>("--layers") { Description = "Slots to decode (0 = embeddings … L): all, or a list such as 0-3,-1.", DefaultValueFactory = _ => "all" };
@@ -24,14 +23,15 @@ public static class LensCommand
         var plot = new Option<string?>("--plot") { Description = "Per-slot curves (.png or .svg): KL to the final distribution, entropy, and the target's probability." };
 
         var command = new Command("lens", "Logit lens: decode each residual slot through the final norm and head; top tokens, target rank/probability, KL to the output.")
-            { model, threads, device, prompt, ids, target, topK, layers, position, output, plot };
+            { model, threads, device, target, topK, layers, position, output, plot };
+        foreach (var option in prompt.All) command.Options.Add(option);
         command.SetAction(parse =>
         {
             string? outPath = parse.GetValue(output) is { } o ? CommonOptions.OutputFile(o, "--out", ".json") : null;
             string? csv = outPath != null ? CommonOptions.CsvBeside(outPath) : null;
             string? plotPath = CommonOptions.PlotFile(parse.GetValue(plot));
             using var m = CommonOptions.LoadModel(parse.GetValue(model)!, parse.GetValue(threads), parse.GetValue(device)!);
-            var tokens = CommonOptions.PromptIds(m, parse.GetValue(prompt), parse.GetValue(ids));
+            var tokens = prompt.Read(parse, m);
             var console = CliApp.Console(parse.InvocationConfiguration.Output);
             int? targetId = null;
             if (parse.GetValue(target) is { } t)
@@ -46,6 +46,7 @@ public static class LensCommand
                 Positions = [CommonOptions.Index(parse.GetValue(position), tokens.Length, "--position", "prompt tokens")],
                 TopK = parse.GetValue(topK),
                 Target = targetId,
+                Forward = prompt.Forward(parse),
             });
             int pos = report.Positions[0];
             string Piece(int id) => m.HasTokenizer ? m.Tokenizer.TokenText(id) : $"#{id}";

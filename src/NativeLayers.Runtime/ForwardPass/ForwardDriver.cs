@@ -43,7 +43,7 @@ internal sealed class ForwardDriver : IDisposable
     public ForwardResult Run(IReadOnlyList<Sequence> sequences, IReadOnlyList<int[]> tokens, ForwardOptions options, LogitsMode logits,
         int startSlot, IReadOnlyList<float[]>? initialResidual)
     {
-        InputValidation.Check(_source, _config, _weights, sequences, tokens, options.TokenTypes);
+        InputValidation.Check(_source, _config, _weights, sequences, tokens, options);
         var rows = new List<SequenceRows>();
         int next = 0;
         for (int s = 0; s < sequences.Count; s++)
@@ -67,7 +67,10 @@ internal sealed class ForwardDriver : IDisposable
             for (int s = 0; s < initialResidual.Count; s++)
                 _backend.Upload(initialResidual[s], slots[startSlot].At((long)rows[s].FirstRow * Width));
         for (int layer = startSlot; layer < Layers; layer++)
+        {
             _block.Run(layer, _weights.Blocks[layer], batch, slots[layer], slots[layer + 1], hooks);
+            options.LayerProgress?.Report((layer + 1 - startSlot, Layers - startSlot));
+        }
 
         var logitValues = logits == LogitsMode.None ? null : Logits(stream, slots[Layers], logits);
         if (hooks != null && hooks.Schedule.Captures(HookId.FinalNormalized))

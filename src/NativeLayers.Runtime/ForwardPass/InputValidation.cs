@@ -7,8 +7,9 @@ namespace NativeLayers.Runtime.ForwardPass;
 internal static class InputValidation
 {
     public static void Check(string source, ModelConfig config, ModelWeights weights, IReadOnlyList<Sequence> sequences,
-        IReadOnlyList<int[]> tokens, IReadOnlyList<int[]>? tokenTypes)
+        IReadOnlyList<int[]> tokens, ForwardOptions options)
     {
+        var tokenTypes = options.TokenTypes;
         if (sequences.Count != tokens.Count)
             throw new NativeLayersException($"{sequences.Count} sequences but {tokens.Count} token lists; give one token list per sequence.");
         int vocab = config.VocabSize;
@@ -18,8 +19,12 @@ internal static class InputValidation
             foreach (int id in tokens[s])
                 if ((uint)id >= (uint)vocab)
                     throw new NativeLayersException($"token id {id} is outside the vocabulary of {source} (0..{vocab - 1}).");
-            if (weights.PositionEmbedding is { } table && sequences[s].Length + tokens[s].Length > table.Rows)
+            long end = (long)sequences[s].Length + tokens[s].Length;
+            if (weights.PositionEmbedding is { } table && end > table.Rows)
                 throw new NativeLayersException($"position {Math.Max(table.Rows, sequences[s].Length)} is beyond the {table.Rows} learned positions of {source}; use shorter inputs.");
+            if (end > config.MaxPositions && !options.AllowContextOverflow)
+                throw new NativeLayersException($"sequence {s} would reach {end} tokens, past the {config.MaxPositions} positions of {source} (max_position_embeddings); " +
+                    "use shorter inputs, or allow running past the context (--allow-overflow-context).");
         }
         if (tokenTypes == null) return;
         if (weights.TokenTypeEmbedding is not { } types)

@@ -16,11 +16,13 @@ public sealed record GenerationOptions
     public Hooks.SteeringPlan? Steering { get; init; }
     /// <summary>A plan (or null) per prompt; overrides <see cref="Steering"/>.</summary>
     public IReadOnlyList<Hooks.SteeringPlan?>? PromptSteering { get; init; }
+    /// <summary>Generate past the model's context (max_position_embeddings); by default that is an error before anything runs.</summary>
+    public bool AllowContextOverflow { get; init; }
 
     public void Validate()
     {
         if (MaxNewTokens < 0) throw new Loading.NativeLayersException($"max new tokens must be ≥ 0, got {MaxNewTokens}.");
-        if (Temperature < 0 || float.IsNaN(Temperature)) throw new Loading.NativeLayersException($"temperature must be ≥ 0, got {Temperature}.");
+        if (Temperature < 0 || !float.IsFinite(Temperature)) throw new Loading.NativeLayersException($"temperature must be ≥ 0, got {Temperature}.");
         if (TopK < 0) throw new Loading.NativeLayersException($"top-k must be ≥ 0, got {TopK}.");
         if (!(TopP > 0 && TopP <= 1)) throw new Loading.NativeLayersException($"top-p must be in (0, 1], got {TopP}.");
     }

@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using NativeLayers.Backends.Cpu;
 using NativeLayers.Loading;
 
@@ -18,8 +19,13 @@ public sealed class Generator(Transformer model)
         for (int i = 0; i < prompts.Count; i++)
             if (prompts[i].Length == 0)
                 throw new NativeLayersException($"prompt {i} has no tokens; give at least one (for example the BOS token).");
+        int context = model.Config.MaxPositions;
+        if (!options.AllowContextOverflow && prompts.Select((p, i) => (Length: (long)p.Length + options.MaxNewTokens, Index: i)).FirstOrDefault(x => x.Length > context) is { Length: > 0 } over)
+            throw new NativeLayersException($"prompt {over.Index} ({prompts[over.Index].Length} tokens) plus {options.MaxNewTokens} new tokens would run past the {context} positions of " +
+                $"{model.Folder.Directory} (max_position_embeddings); ask for fewer new tokens, shorten the prompt, or allow running past the context (--allow-overflow-context).");
         var stop = new HashSet<int>(options.StopTokens ?? model.Folder.EosTokenIds);
-        var sequences = prompts.Select(p => model.NewSequence(p.Length + options.MaxNewTokens)).ToArray();
+        // Caches start at the prompt's size and grow as tokens are made: memory follows the tokens actually generated.
+        var sequences = prompts.Select(p => model.NewSequence(p.Length)).ToArray();
         var random = prompts.Select((_, i) => new Random(options.Seed + i)).ToArray();
         var produced = prompts.Select(_ => new List<int>()).ToArray();
         var reasons = prompts.Select(_ => StopReason.MaxTokens).ToArray();
@@ -29,7 +35,11 @@ public sealed class Generator(Transformer model)
         if (options.PromptSteering is { } p && p.Count != prompts.Count)
             throw new NativeLayersException($"{p.Count} steering plans for {prompts.Count} prompts; give one (or null) per prompt.");
         var plans = prompts.Select((_, i) => options.PromptSteering?[i] ?? options.Steering).ToArray();
-        ForwardOptions Step(IEnumerable<int> indices) => new() { Logits = LogitsMode.LastPerSequence, SequenceSteering = indices.Select(i => plans[i]).ToArray(), HostSlots = [] };
+        ForwardOptions Step(IEnumerable<int> indices) => new()
+        {
+            Logits = LogitsMode.LastPerSequence, SequenceSteering = indices.Select(i => plans[i]).ToArray(), HostSlots = [],
+            AllowContextOverflow = options.AllowContextOverflow,
+        };
 
         var active = Enumerable.Range(0, prompts.Count).ToList();
         var result = model.Forward(sequences, prompts, Step(active));
@@ -39,7 +49,9 @@ public sealed class Generator(Transformer model)
             for (int a = 0; a < active.Count; a++)
             {
                 int i = active[a];
-                int token = Sampling.Sample(result.LastLogits(a), options.Temperature, options.TopK, options.TopP, random[i]);
+                var logits = result.LastLogits(a);
+                if (!TensorPrimitives.IsFiniteAll(logits)) throw NonFiniteOutputs.Diagnose(model, [.. prompts[i], .. produced[i]]);
+                int token = Sampling.Sample(logits, options.Temperature, options.TopK, options.TopP, random[i]);
                 produced[i].Add(token);
                 onToken?.Invoke(i, token);
                 if (stop.Contains(token)) reasons[i] = StopReason.EndOfSequence;

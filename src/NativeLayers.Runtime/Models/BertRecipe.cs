@@ -12,6 +12,8 @@ public sealed class BertRecipe : IModelRecipe
 {
     public IReadOnlyList<string> ModelTypes { get; } = ["bert"];
     public IReadOnlyList<string> NamePrefixes => ["", "bert."];
+    /// <summary>BertForPreTraining / MaskedLM heads (masked-LM transform and decoder, next-sentence classifier).</summary>
+    public IReadOnlyList<string> IgnorableTensors => ["cls.*"];
 
     public ArchitectureSpec Spec(ModelConfig c) => new()
     {

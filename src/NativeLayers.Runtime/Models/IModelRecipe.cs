@@ -9,6 +9,8 @@ public interface IModelRecipe
     ArchitectureSpec Spec(ModelConfig config);
     /// <summary>Name prefixes to try, in order (checkpoints are saved with and without the base-model prefix).</summary>
     IReadOnlyList<string> NamePrefixes => [""];
+    /// <summary>Tensors this family's checkpoints carry for heads the runtime does not run (patterns as <see cref="WeightBinder.Unused"/> takes).</summary>
+    IReadOnlyList<string> IgnorableTensors => [];
     ModelWeights Bind(WeightBinder binder, ModelConfig config);
 }
 

@@ -14,6 +14,11 @@ public sealed unsafe class WeightBinder(WeightStore store, ModelConfig config, p
 {
     private readonly string[] _prefixes = prefixes.Length == 0 ? [""] : prefixes;
     private readonly List<object> _owned = [];
+    private readonly HashSet<string> _used = [];
+
+    /// <summary>Buffers that checkpoints save but no forward pass reads (rotary caches, causal-mask buffers, position ids).</summary>
+    public static readonly IReadOnlyList<string> KnownBuffers =
+        ["*.rotary_emb.inv_freq", "*.attn.bias", "*.attn.masked_bias", "*.attention.bias", "*.attention.masked_bias", "*.position_ids"];
 
     public WeightStore Store { get; } = store;
     public IReadOnlyList<object> OwnedBuffers => _owned;
@@ -36,6 +41,7 @@ public sealed unsafe class WeightBinder(WeightStore store, ModelConfig config, p
         string found = Resolve(name) ?? throw new ModelFileException(Store.Description,
             $"tensor '{name}' is missing (needed for model_type '{config.ModelType}'{(_prefixes.Length > 1 || _prefixes[0] != "" ? $"; tried prefixes {string.Join(", ", _prefixes.Select(p => $"'{p}'"))}" : "")}).");
         var tensor = Store.Get(found);
+        _used.Add(found);
         if (!tensor.Shape.SequenceEqual(expectedShape))
             throw new ModelFileException(tensor.File.Path,
                 $"tensor '{found}' has shape {tensor.Info.ShapeText}, but config.json implies [{string.Join(", ", expectedShape)}].");
@@ -102,4 +108,19 @@ public sealed unsafe class WeightBinder(WeightStore store, ModelConfig config, p
 
     public Linear Linear(string prefix, int outFeatures, int inFeatures, bool bias = true) =>
         new([Matrix(prefix + ".weight", outFeatures, inFeatures)], bias ? Vector(prefix + ".bias", outFeatures) : null);
+
+    /// <summary>
+    /// Tensors of the store that nothing bound and no pattern excuses ("*.suffix", "prefix.*" or an exact name):
+    /// more layers than the config says, another architecture's weights, or a file that is not what config.json describes.
+    /// </summary>
+    public IReadOnlyList<TensorRef> Unused(IEnumerable<string> ignorable)
+    {
+        var patterns = ignorable.ToArray();
+        return Store.Tensors.Where(t => !_used.Contains(t.Name) && !patterns.Any(p => Matches(t.Name, p))).OrderBy(t => t.Name, StringComparer.Ordinal).ToList();
+    }
+
+    private static bool Matches(string name, string pattern) =>
+        pattern.StartsWith('*') ? name.EndsWith(pattern[1..], StringComparison.Ordinal)
+        : pattern.EndsWith('*') ? name.StartsWith(pattern[..^1], StringComparison.Ordinal)
+        : name == pattern;
 }
