@@ -55,7 +55,8 @@ public static class CliApp
                 return UsageError;
             }
             CommonOptions.LoadingRules.Value = new CommonOptions.ModelLoadingRules(parse.GetValue(CommonOptions.AllowUnusedTensors));
-            return parse.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
+            // No termination timeout: long jobs (capture) handle SIGINT/SIGTERM themselves and stop consistently.
+            return parse.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null });
         }
         catch (Exception e)
         {

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using NativeLayers.Cli;
 using NativeLayers.Loading;
 using NativeLayers.Runtime;
 using NativeLayers.Runtime.Generation;
@@ -142,12 +143,7 @@ public class InputLimitsTests
 
         using var model = Transformer.Load(SharedData.Model("stories260k"));
         var reports = new List<(int Done, int Total)>();
-        model.Forward([model.Tokenizer.Encode(text)], new ForwardOptions { LayerProgress = new SynchronousProgress(reports.Add) });
+        model.Forward([model.Tokenizer.Encode(text)], new ForwardOptions { LayerProgress = new SynchronousProgress<(int Done, int Total)>(reports.Add) });
         Assert.Equal(Enumerable.Range(1, model.Layers).Select(i => (i, model.Layers)), reports);
-    }
-
-    private sealed class SynchronousProgress(Action<(int, int)> report) : IProgress<(int Done, int Total)>
-    {
-        public void Report((int Done, int Total) value) => report(value);
     }
 }

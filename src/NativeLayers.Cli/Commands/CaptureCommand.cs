@@ -67,15 +67,27 @@ public static class CaptureCommand
             var console = CliApp.Console(parse.InvocationConfiguration.Output);
             var clock = Stopwatch.StartNew();
             CaptureManifest? manifest = null;
-            console.Progress()
-                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
-                .Start(ctx =>
-                {
-                    var task = ctx.AddTask($"capturing {plan.Hooks.Count} points", maxValue: prompts.Length);
-                    manifest = DatasetCapture.Run(m, prompts, plan, folder, options,
-                        new Progress<CaptureProgress>(p => task.Value = p.PromptsDone));
-                    task.Value = prompts.Length;
-                });
+            CaptureProgress? last = null;
+            using var interrupt = new InterruptSignals();
+            try
+            {
+                console.Progress()
+                    .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
+                    .Start(ctx =>
+                    {
+                        var task = ctx.AddTask($"capturing {plan.Hooks.Count} points", maxValue: prompts.Length);
+                        manifest = DatasetCapture.Run(m, prompts, plan, folder, options,
+                            new SynchronousProgress<CaptureProgress>(p => { last = p; task.Value = p.PromptsDone; }), interrupt.Token);
+                        task.Value = prompts.Length;
+                    });
+            }
+            catch (OperationCanceledException) when (interrupt.Token.IsCancellationRequested)
+            {
+                parse.InvocationConfiguration.Error.WriteLine(
+                    $"interrupted: {last?.ShardsDone ?? 0} of {last?.ShardsTotal ?? 0} shards are finished and recorded in {Path.Combine(folder, DatasetCapture.ManifestName)}; " +
+                    "rerun the same command to resume.");
+                return InterruptSignals.ExitCode;
+            }
             clock.Stop();
             long bytes = manifest!.ShardFiles.Sum(f => new FileInfo(Path.Combine(manifest.Directory, f)).Length);
             console.MarkupLine($"{prompts.Length} prompts, {manifest.TotalTokens:N0} tokens, {manifest.TotalRows:N0} rows × {plan.Hooks.Count} points " +

@@ -46,12 +46,17 @@ public static class DatasetCapture
         for (int i = 0; i < prompts.Count; i++)
             if (prompts[i].Length == 0) throw new NativeLayersException($"prompt {i} has no tokens.");
         Directory.CreateDirectory(directory);
+        using var folderLock = CaptureFolderLock.Take(directory);
+        RemoveStaleTemporaries(directory);
         string manifestPath = Path.Combine(directory, ManifestName);
         string fingerprint = Fingerprint(model, prompts, plan, options);
         int shardCount = (prompts.Count + options.PromptsPerShard - 1) / options.PromptsPerShard;
-        var shards = ReadExistingShards(manifestPath, fingerprint, directory);
+        var header = ManifestHeader(model, prompts.Count, plan, options, fingerprint);
+        var shards = CaptureManifestFile.ReadShards(manifestPath, fingerprint)
+            .Where(p => p.Key < shardCount && IsIntact(directory, p.Value, plan, model.Width))
+            .ToDictionary(p => p.Key, p => p.Value);
         int skipped = shards.Count;
-        long tokensDone = shards.Values.Sum(s => (long)s["tokens"]!);
+        long tokensDone = shards.Values.Sum(s => s.Tokens);
 
         for (int shard = 0; shard < shardCount; shard++)
         {
@@ -64,17 +69,43 @@ public static class DatasetCapture
             cancel.ThrowIfCancellationRequested();
             var entry = WriteShard(model, prompts, plan, directory, options, shard, first, count, done =>
                 progress?.Report(new CaptureProgress(first + done, prompts.Count, tokensDone, shard, shardCount, skipped)), cancel);
-            tokensDone += (long)entry["tokens"]!;
+            tokensDone += entry.Tokens;
             shards[shard] = entry;
-            WriteManifest(manifestPath, model, prompts.Count, plan, options, fingerprint, shards, shardCount);
+            WriteManifest(manifestPath, header, shards, shardCount);
             progress?.Report(new CaptureProgress(first + count, prompts.Count, tokensDone, shard + 1, shardCount, skipped));
         }
-        WriteManifest(manifestPath, model, prompts.Count, plan, options, fingerprint, shards, shardCount);
-        return new CaptureManifest(directory, prompts.Count, tokensDone, shards.Values.Sum(s => (long)s["rows"]!),
-            shards.OrderBy(p => p.Key).Select(p => (string)p.Value["file"]!).ToList(), skipped);
+        WriteManifest(manifestPath, header, shards, shardCount);
+        return new CaptureManifest(directory, prompts.Count, tokensDone, shards.Values.Sum(s => s.Rows),
+            shards.OrderBy(p => p.Key).Select(p => p.Value.File).ToList(), skipped);
     }
 
-    private static JsonObject WriteShard(Transformer model, IReadOnlyList<int[]> prompts, CapturePlan plan, string directory,
+    /// <summary>Temporary files a killed writer left (only one writer holds the folder, so none is in use).</summary>
+    private static void RemoveStaleTemporaries(string directory)
+    {
+        foreach (var file in Directory.EnumerateFiles(directory, "*.tmp"))
+            if (Path.GetFileName(file).StartsWith("shard-") || Path.GetFileName(file).StartsWith(ManifestName + "."))
+                File.Delete(file);
+    }
+
+    /// <summary>A recorded shard is kept only when its size, checksum, tensors and row counts are what the manifest says.</summary>
+    private static bool IsIntact(string directory, ShardEntry entry, CapturePlan plan, int width)
+    {
+        string path = Path.Combine(directory, entry.File);
+        if (!File.Exists(path) || new FileInfo(path).Length != entry.Bytes || ShardEntry.Checksum(path) != entry.Sha256) return false;
+        try
+        {
+            using var file = SafetensorsFile.Open(path);
+            return plan.Hooks.All(h => file.TryGet(h.Name, out var t) && t.Shape.SequenceEqual([entry.Rows, width]))
+                && file.TryGet("prompt_index", out var rows) && rows.Shape.SequenceEqual([entry.Rows])
+                && file.TryGet("token_counts", out var counts) && counts.Shape.SequenceEqual([(long)entry.Prompts]);
+        }
+        catch (ModelFileException)
+        {
+            return false;
+        }
+    }
+
+    private static ShardEntry WriteShard(Transformer model, IReadOnlyList<int[]> prompts, CapturePlan plan, string directory,
         DatasetCaptureOptions options, int shard, int first, int count, Action<int> onBatch, CancellationToken cancel)
     {
         var rows = plan.Hooks.ToDictionary(h => h, _ => new List<float>());
@@ -99,22 +130,19 @@ public static class DatasetCapture
             }
             onBatch(start + batch.Length);
         }
-        string file = $"shard-{shard:D5}.safetensors";
+        string file = ShardEntry.FileName(shard);
         var tensors = plan.Hooks.Select(h => Encode(h.Name, rows[h], model.Width, options.DType)).ToList();
         tensors.Add(TensorData.FromInt64("prompt_index", [promptIndex.Count], [.. promptIndex]));
         tensors.Add(TensorData.FromInt64("position", [position.Count], [.. position]));
         tensors.Add(TensorData.FromInt64("token_counts", [tokenCounts.Count], [.. tokenCounts]));
-        SafetensorsWriter.Write(Path.Combine(directory, file), tensors, new Dictionary<string, string>
+        string path = Path.Combine(directory, file);
+        SafetensorsWriter.Write(path, tensors, new Dictionary<string, string>
         {
             ["format"] = "pt",
             ["nativelayers"] = Format,
             ["first_prompt"] = first.ToString(),
         });
-        return new JsonObject
-        {
-            ["file"] = file, ["first_prompt"] = (long)first, ["prompts"] = (long)count,
-            ["tokens"] = tokenCounts.Sum(), ["rows"] = (long)promptIndex.Count,
-        };
+        return new ShardEntry(shard, file, first, count, tokenCounts.Sum(), promptIndex.Count, new FileInfo(path).Length, ShardEntry.Checksum(path));
     }
 
     private static TensorData Encode(string name, List<float> values, int width, DType dtype)
@@ -148,50 +176,28 @@ public static class DatasetCapture
         return Convert.ToHexString(sha.ComputeHash(Encoding.UTF8.GetBytes(text.ToString())))[..16];
     }
 
-    private static Dictionary<int, JsonObject> ReadExistingShards(string manifestPath, string fingerprint, string directory)
+    private static JsonObject ManifestHeader(Transformer model, int promptCount, CapturePlan plan, DatasetCaptureOptions options, string fingerprint) => new()
     {
-        var shards = new Dictionary<int, JsonObject>();
-        if (!File.Exists(manifestPath)) return shards;
-        JsonNode? manifest;
-        try { manifest = JsonNode.Parse(File.ReadAllText(manifestPath)); }
-        catch (JsonException e) { throw new ModelFileException(manifestPath, $"not valid JSON ({e.Message}); delete it to start over."); }
-        if ((string?)manifest?["fingerprint"] != fingerprint)
-            throw new ModelFileException(manifestPath,
-                "this folder holds a capture of another model, prompt set or plan; choose a new --out folder or delete this one.");
-        foreach (var node in manifest!["shards"]?.AsArray() ?? [])
-        {
-            var shard = node!.AsObject();
-            string file = (string)shard["file"]!;
-            if (File.Exists(Path.Combine(directory, file)))
-                shards[int.Parse(file["shard-".Length..^".safetensors".Length])] = (JsonObject)shard.DeepClone();
-        }
-        return shards;
-    }
+        ["format"] = Format,
+        ["fingerprint"] = fingerprint,
+        ["model"] = Path.GetFullPath(model.Folder.Directory),
+        ["model_type"] = model.Config.ModelType,
+        ["d_model"] = model.Width,
+        ["layers"] = model.Layers,
+        ["points"] = new JsonArray(plan.Hooks.Select(h => (JsonNode)h.Name).ToArray()),
+        ["positions"] = plan.Tokens.ToString(),
+        ["reduction"] = plan.Reduction.ToString().ToLowerInvariant(),
+        ["dtype"] = options.DType.ToString(),
+        ["rows_are"] = plan.Reduction == Reduction.None && plan.Tokens.Kind == TokenSelectionKind.All ? "tokens" : "prompts",
+        ["prompt_count"] = promptCount,
+        ["prompts_per_shard"] = options.PromptsPerShard,
+    };
 
-    private static void WriteManifest(string path, Transformer model, int promptCount, CapturePlan plan, DatasetCaptureOptions options,
-        string fingerprint, Dictionary<int, JsonObject> shards, int shardCount)
+    private static void WriteManifest(string path, JsonObject header, Dictionary<int, ShardEntry> shards, int shardCount)
     {
-        var manifest = new JsonObject
-        {
-            ["format"] = Format,
-            ["fingerprint"] = fingerprint,
-            ["model"] = Path.GetFullPath(model.Folder.Directory),
-            ["model_type"] = model.Config.ModelType,
-            ["d_model"] = model.Width,
-            ["layers"] = model.Layers,
-            ["points"] = new JsonArray(plan.Hooks.Select(h => (JsonNode)h.Name).ToArray()),
-            ["positions"] = plan.Tokens.ToString(),
-            ["reduction"] = plan.Reduction.ToString().ToLowerInvariant(),
-            ["dtype"] = options.DType.ToString(),
-            ["rows_are"] = plan.Reduction == Reduction.None && plan.Tokens.Kind == TokenSelectionKind.All ? "tokens" : "prompts",
-            ["prompt_count"] = promptCount,
-            ["prompts_per_shard"] = options.PromptsPerShard,
-            ["total_tokens"] = shards.Values.Sum(s => (long)s["tokens"]!),
-            ["complete"] = shards.Count == shardCount,
-            ["shards"] = new JsonArray(shards.OrderBy(p => p.Key).Select(p => (JsonNode)p.Value.DeepClone()).ToArray()),
-        };
-        string temp = path + ".tmp";
-        File.WriteAllText(temp, manifest.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-        File.Move(temp, path, overwrite: true);
+        var manifest = (JsonObject)header.DeepClone();
+        manifest["total_tokens"] = shards.Values.Sum(s => s.Tokens);
+        manifest["complete"] = shards.Count == shardCount;
+        CaptureManifestFile.Write(path, manifest, shards.Values);
     }
 }
