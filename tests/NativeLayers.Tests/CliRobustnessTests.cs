@@ -15,7 +15,7 @@ public sealed class CliRobustnessTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static readonly string[] Prompts = ["Once upon a time", "The little girl", "Tom and his dog", "The sun was bright"];
+    internal static readonly string[] Prompts = ["Once upon a time", "The little girl", "Tom and his dog", "The sun was bright"];
 
     /// <summary>"Once upon a time\nThe little \xC3(girl\n": 0xC3 opens a two-byte sequence that '(' does not continue.</summary>
     private static readonly byte[] InvalidText = [.. "Once upon a time\nThe little "u8, 0xC3, .. "(girl\n"u8];
@@ -55,15 +55,15 @@ public sealed class CliRobustnessTests : IDisposable
         return path;
     }
 
-    private static IEnumerable<string> Pairs() =>
+    internal static IEnumerable<string> Pairs() =>
         new[] { ("Lily was very happy.", "Lily was very sad."), ("Tom was glad to play.", "Tom was sad to go."), ("The dog was happy.", "The dog was sad.") }
             .Select(p => JsonSerializer.Serialize(new { positive = p.Item1, negative = p.Item2 }));
 
-    private static IEnumerable<string> ProbeExamples() =>
+    internal static IEnumerable<string> ProbeExamples() =>
         new[] { "cat", "dog", "bird", "fish" }.Select(a => JsonSerializer.Serialize(new { text = $"The {a} ran.", label = "animal" }))
             .Concat(new[] { "cake", "milk", "soup", "pie" }.Select(f => JsonSerializer.Serialize(new { text = $"They ate {f}.", label = "food" })));
 
-    private static void AssertOneErrorLine(int code, string err, params string[] expected)
+    internal static void AssertOneErrorLine(int code, string err, params string[] expected)
     {
         Assert.True(code == CliApp.UserError, $"exit {code}: {err}");
         Assert.StartsWith("error: ", err);

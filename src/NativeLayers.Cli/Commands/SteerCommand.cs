@@ -24,22 +24,24 @@ public static class SteerCommand
         var coefficients = new Option<string>("--coefficients") { Description = "Comma-separated coefficients.", DefaultValueFactory = _ => "-8,-4,-2,0,2,4,8" };
         var prompt = new Option<string?>("--prompt", "-p") { Description = "Prompt text." };
         var prompts = new Option<string?>("--prompts") { Description = "Prompt file (JSONL or one prompt a line); KL and entropy are averaged over it." };
+        var promptFile = new Option<string?>("--prompt-file") { Description = "A file whose whole text (UTF-8) is the one prompt; for long inputs." };
         var encodingErrors = CommonOptions.EncodingErrors();
         var maxTokens = new Option<int>("--max-tokens", "-n") { Description = "Tokens to generate per coefficient (greedy).", DefaultValueFactory = _ => 32 }.AtLeast(0);
 
         var sweep = new Command("sweep", "For each coefficient: a greedy generation, and KL(base ‖ steered) and entropy of the next-token distribution after the prompt.")
-            { model, threads, device, vector, layers, coefficients, prompt, prompts, encodingErrors, maxTokens };
+            { model, threads, device, vector, layers, coefficients, prompt, promptFile, prompts, encodingErrors, maxTokens };
         sweep.SetAction(parse =>
         {
             using var m = CommonOptions.LoadModel(parse.GetValue(model)!, parse.GetValue(threads), parse.GetValue(device)!);
             if (!m.HasTokenizer) throw new NativeLayersException($"{m.Folder.Directory} has no tokenizer; steer sweep needs text prompts.");
             var selected = CommonOptions.Layers(parse.GetValue(layers)!, m.Layers, "--layers");
             var coefficientList = ParseCoefficients(parse.GetValue(coefficients)!);
-            var texts = (parse.GetValue(prompt), parse.GetValue(prompts)) switch
+            var texts = (parse.GetValue(prompt), parse.GetValue(promptFile), parse.GetValue(prompts)) switch
             {
-                ({ } one, null) => [one],
-                (null, { } file) => PromptFile.Read(file, parse.GetValue(encodingErrors)),
-                _ => throw new NativeLayersException("give exactly one of --prompt TEXT or --prompts FILE."),
+                ({ } one, null, null) => [one],
+                (null, { } whole, null) => [TextFiles.ReadAll(whole, "--prompt-file", parse.GetValue(encodingErrors))],
+                (null, null, { } file) => PromptFile.Read(file, parse.GetValue(encodingErrors)),
+                _ => throw new NativeLayersException("give exactly one of --prompt TEXT, --prompt-file FILE or --prompts FILE."),
             };
             var ids = texts.Select(t => m.Tokenizer.Encode(t)).ToArray();
             var set = SteeringVectorSet.Load(parse.GetValue(vector)!);
