@@ -19,6 +19,8 @@ public struct AttentionDims
     public int Causal;
     /// <summary>Sliding window W ≥ 0 (causal only): keys i−W..i; −1 = none.</summary>
     public int Window;
+    /// <summary>Score soft-capping c (Gemma 2): s ← c · tanh(s / c) before masking; 0 = none.</summary>
+    public float SoftCap;
     /// <summary>Query rows per warp (rows = (token, query head of the kv group) pairs); rows per group = warps · this.</summary>
     public int RowsPerWarp;
 }
@@ -135,7 +137,11 @@ public static class AttentionKernels
                 {
                     int kp = k0 + j;
                     float s = float.NegativeInfinity;
-                    if (kp >= first && kp <= last && kp < kEnd) s = Dot(qs, rr * hd, ks, j * kStride, hd);
+                    if (kp >= first && kp <= last && kp < kEnd)
+                    {
+                        s = Dot(qs, rr * hd, ks, j * kStride, hd);
+                        if (d.SoftCap > 0f) s = XMath.Tanh(s / d.SoftCap) * d.SoftCap;
+                    }
                     ps[warp * KeyTile + j] = s;
                 }
                 Warp.Barrier();

@@ -19,9 +19,8 @@ public sealed class GpuBackend : IComputeBackend
     private readonly Dictionary<PinnedBuffer, MemoryBuffer1D<float, Stride1D.Dense>> _vectors = new(ReferenceEqualityComparer.Instance);
     private readonly Dictionary<string, MemoryBuffer1D<int, Stride1D.Dense>> _ints = new();
     private readonly Dictionary<string, MemoryBuffer1D<float, Stride1D.Dense>> _floats = new();
-    private RopeTable? _ropeTable;
-    private int _ropePositions;
-    private MemoryBuffer1D<float, Stride1D.Dense>? _cos, _sin;
+    private readonly Dictionary<RopeTable, (int Positions, MemoryBuffer1D<float, Stride1D.Dense> Cos, MemoryBuffer1D<float, Stride1D.Dense> Sin)> _rope =
+        new(ReferenceEqualityComparer.Instance);
     private ForwardBatch? _positionsFor;
     private ArrayView<int> _positions;
 
@@ -135,10 +134,11 @@ public sealed class GpuBackend : IComputeBackend
         _gpu.ResidualAdd(GpuBuffer.View(output), GpuBuffer.View(output), extra, default, default, default, Dims(ids.Length, width, 0));
     }
 
-    public void Norm(NormKind kind, NormWeights weights, float eps, BufferView x, BufferView y, int rows, int width)
+    public void Norm(NormKind kind, NormWeights weights, float eps, BufferView x, BufferView y, int rows, int width, int stride = 0)
     {
-        if (kind == NormKind.RmsNorm) _gpu.RmsNorm(GpuBuffer.View(x), width, GpuBuffer.View(y), width, rows, width, Vector(weights.Weight), eps);
-        else _gpu.LayerNorm(GpuBuffer.View(x), width, GpuBuffer.View(y), width, rows, width, Vector(weights.Weight),
+        int s = stride > 0 ? stride : width;
+        if (kind == NormKind.RmsNorm) _gpu.RmsNorm(GpuBuffer.View(x), s, GpuBuffer.View(y), s, rows, width, Vector(weights.Weight), eps);
+        else _gpu.LayerNorm(GpuBuffer.View(x), s, GpuBuffer.View(y), s, rows, width, Vector(weights.Weight),
             weights.Bias is { } b ? Vector(b) : default, eps);
     }
 
@@ -160,10 +160,10 @@ public sealed class GpuBackend : IComputeBackend
         int stride = shape.QkvStride;
         if (rope != null)
         {
-            EnsureRope(rope);
+            var (cos, sin) = RopeTables(rope);
             var positions = Positions(batch);
-            _gpu.Rope(rows, positions, _cos!.View, _sin!.View, new RopeDims { Rows = batch.Rows, Heads = shape.Heads, HeadDim = shape.HeadDim, RotaryDim = rotaryDim, RowStride = stride, RowOffset = 0 });
-            _gpu.Rope(rows, positions, _cos!.View, _sin!.View, new RopeDims { Rows = batch.Rows, Heads = shape.KvHeads, HeadDim = shape.HeadDim, RotaryDim = rotaryDim, RowStride = stride, RowOffset = shape.QueryWidth });
+            _gpu.Rope(rows, positions, cos, sin, new RopeDims { Rows = batch.Rows, Heads = shape.Heads, HeadDim = shape.HeadDim, RotaryDim = rotaryDim, RowStride = stride, RowOffset = 0 });
+            _gpu.Rope(rows, positions, cos, sin, new RopeDims { Rows = batch.Rows, Heads = shape.KvHeads, HeadDim = shape.HeadDim, RotaryDim = rotaryDim, RowStride = stride, RowOffset = shape.QueryWidth });
         }
         for (int s = 0; s < batch.Sequences.Count; s++)
         {
@@ -177,15 +177,16 @@ public sealed class GpuBackend : IComputeBackend
         }
     }
 
-    private void EnsureRope(RopeTable rope)
+    /// <summary>The device copy of a rotary table (one per table: local and global layers may use different bases).</summary>
+    private (ArrayView<float> Cos, ArrayView<float> Sin) RopeTables(RopeTable rope)
     {
-        if (ReferenceEquals(rope, _ropeTable) && rope.Positions <= _ropePositions) return;
-        _cos?.Dispose();
-        _sin?.Dispose();
-        _cos = _gpu.Upload(rope.CosTable);
-        _sin = _gpu.Upload(rope.SinTable);
-        _ropeTable = rope;
-        _ropePositions = rope.Positions;
+        if (!_rope.TryGetValue(rope, out var uploaded) || uploaded.Positions < rope.Positions)
+        {
+            uploaded.Cos?.Dispose();
+            uploaded.Sin?.Dispose();
+            _rope[rope] = uploaded = (rope.Positions, _gpu.Upload(rope.CosTable), _gpu.Upload(rope.SinTable));
+        }
+        return (uploaded.Cos.View, uploaded.Sin.View);
     }
 
     public void Attention(ForwardBatch batch, int layer, BufferView qkv, AttentionShape shape, BufferView output)
@@ -194,7 +195,7 @@ public sealed class GpuBackend : IComputeBackend
         {
             Heads = shape.Heads, KvHeads = shape.KvHeads, HeadDim = shape.HeadDim,
             QStride = shape.QkvStride, OutStride = shape.QueryWidth, KvStride = shape.KvStride, QOffset = 0, OutOffset = 0, KvOffset = 0,
-            Scale = shape.Scale, Causal = shape.Causal ? 1 : 0, Window = shape.SlidingWindow ?? -1,
+            Scale = shape.Scale, Causal = shape.Causal ? 1 : 0, Window = shape.SlidingWindow ?? -1, SoftCap = shape.SoftCap,
         };
         for (int s = 0; s < batch.Sequences.Count; s++)
         {
@@ -248,8 +249,11 @@ public sealed class GpuBackend : IComputeBackend
         foreach (var b in _floats.Values) b.Dispose();
         foreach (var m in _matrices.Values) m.Dispose();
         foreach (var v in _vectors.Values) v.Dispose();
-        _cos?.Dispose();
-        _sin?.Dispose();
+        foreach (var (_, cos, sin) in _rope.Values)
+        {
+            cos.Dispose();
+            sin.Dispose();
+        }
         _gpu.Dispose();
     }
 }

@@ -33,8 +33,11 @@ public interface IComputeBackend : IDisposable
     /// <summary>output[t, :] (+)= scale · table[ids[t], :] for every t (ids already checked to be in range).</summary>
     void Gather(WeightMatrix table, ReadOnlySpan<int> ids, BufferView output, float scale, bool accumulate);
 
-    /// <summary>y[r] = norm(x[r]) over <paramref name="width"/> values per row (RMSNorm or LayerNorm); y may alias x.</summary>
-    void Norm(NormKind kind, NormWeights weights, float eps, BufferView x, BufferView y, int rows, int width);
+    /// <summary>
+    /// y[r] = norm(x[r]) over <paramref name="width"/> values per row (RMSNorm or LayerNorm); rows are
+    /// <paramref name="stride"/> floats apart in x and y (0 = width: dense; larger: one head of fused q/k rows); y may alias x.
+    /// </summary>
+    void Norm(NormKind kind, NormWeights weights, float eps, BufferView x, BufferView y, int rows, int width, int stride = 0);
 
     /// <summary>
     /// y[t, :OutFeatures] (+)= x[t, :InFeatures] · Wᵀ + b, with b = <paramref name="bias"/> when given (a folded bias

@@ -3,7 +3,8 @@ namespace NativeLayers.Loading;
 /// <summary>Reads <c>config.json</c> into <see cref="ModelConfig"/>, validating what each model type needs.</summary>
 public static class ConfigReader
 {
-    public static readonly IReadOnlyList<string> SupportedModelTypes = ["llama", "mistral", "qwen2", "gemma", "phi3", "gpt2", "gpt_neox", "bert"];
+    public static readonly IReadOnlyList<string> SupportedModelTypes =
+        ["llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text", "phi3", "olmo2", "gpt2", "gpt_neox", "bert"];
 
     /// <summary>Where each model type keeps the common settings (GPT-2 has its own names).</summary>
     private sealed record FieldNames(string Hidden, string Layers, string Heads, string Intermediate, string Eps, string Positions, string Activation, string DefaultActivation);
@@ -20,7 +21,8 @@ public static class ConfigReader
             ?? throw new ModelFileException(path, "required field 'model_type' is missing; cannot tell which architecture this is.");
         if (!SupportedModelTypes.Contains(modelType))
             throw new ModelFileException(path, $"model_type '{modelType}' is not supported (supported: {string.Join(", ", SupportedModelTypes)}).");
-        bool llamaFamily = modelType is "llama" or "mistral" or "qwen2" or "gemma" or "phi3";
+        bool llamaFamily = modelType is "llama" or "mistral" or "qwen2" or "qwen3" or "gemma" or "gemma2" or "gemma3_text" or "phi3" or "olmo2";
+        bool gemma = modelType is "gemma" or "gemma2" or "gemma3_text";
         var names = modelType switch { "gpt2" => Gpt2Names, "gpt_neox" or "bert" => NeoxNames, _ => LlamaNames };
 
         int hidden = f.PositiveInt(names.Hidden);
@@ -44,8 +46,8 @@ public static class ConfigReader
 
         int? window = modelType switch
         {
-            // HF 4.40 applies sliding_window in the eager mask for these types whenever it is set.
-            "mistral" or "qwen2" or "phi3" => f.OptionalInt("sliding_window"),
+            // HF applies sliding_window in the eager mask for these types whenever it is set (Gemma 2/3: on local layers).
+            "mistral" or "qwen2" or "qwen3" or "phi3" or "gemma2" or "gemma3_text" => f.OptionalInt("sliding_window"),
             _ => null,
         };
         if (window is <= 0) throw new ModelFileException(path, $"sliding_window must be positive, got {window}.");
@@ -69,7 +71,7 @@ public static class ConfigReader
             RopeScaling = ReadRopeScaling(f),
             MaxPositions = f.PositiveInt(names.Positions, modelType is "gpt2" or "bert" ? null : 2048),
             // Hugging Face per-class defaults: GPT-2 and Gemma tie, the others do not.
-            TieWordEmbeddings = f.OptionalBool("tie_word_embeddings") ?? modelType is "gemma" or "gpt2",
+            TieWordEmbeddings = f.OptionalBool("tie_word_embeddings") ?? (gemma || modelType is "gpt2"),
             Activation = ReadActivation(f, modelType, names),
             SlidingWindow = window,
             AttentionBias = modelType switch
@@ -84,13 +86,18 @@ public static class ConfigReader
             EosTokenIds = f.IntOrIntList("eos_token_id"),
             PadTokenId = f.OptionalInt("pad_token_id"),
             TorchDtype = f.OptionalString("torch_dtype"),
+            QueryPreAttnScalar = gemma ? f.OptionalPositiveDouble("query_pre_attn_scalar", meaning: "the attention scale's denominator") : null,
+            AttentionSoftCap = modelType is "gemma2" or "gemma3_text" ? f.OptionalPositiveDouble("attn_logit_softcapping") : null,
+            FinalLogitSoftCap = modelType is "gemma2" or "gemma3_text" ? f.OptionalPositiveDouble("final_logit_softcapping") : null,
+            SlidingWindowPattern = modelType == "gemma3_text" ? f.PositiveInt("sliding_window_pattern", 6) : null,
+            RopeLocalTheta = modelType == "gemma3_text" ? f.OptionalPositiveDouble("rope_local_base_freq", meaning: "the local layers' RoPE base") ?? 10000.0 : null,
         };
     }
 
     private static Activation ReadActivation(JsonFields f, string modelType, FieldNames names)
     {
         // Gemma (HF 4.40): hidden_activation decides, and gelu_pytorch_tanh when it is absent; hidden_act is ignored.
-        string name = modelType == "gemma"
+        string name = modelType is "gemma" or "gemma2" or "gemma3_text"
             ? f.OptionalString("hidden_activation") ?? "gelu_pytorch_tanh"
             : f.OptionalString(names.Activation) ?? names.DefaultActivation;
         return ParseActivation(f.Path, name);

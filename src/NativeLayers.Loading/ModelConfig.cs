@@ -46,6 +46,16 @@ public sealed record ModelConfig
     public int? BosTokenId { get; init; }
     public int[] EosTokenIds { get; init; } = [];
     public string? TorchDtype { get; init; }
+    /// <summary>Gemma 2/3: the attention scale is query_pre_attn_scalar^-0.5 instead of head_dim^-0.5.</summary>
+    public double? QueryPreAttnScalar { get; init; }
+    /// <summary>Gemma 2: scores = c · tanh(scores / c) before the mask (attn_logit_softcapping).</summary>
+    public double? AttentionSoftCap { get; init; }
+    /// <summary>Gemma 2: logits = c · tanh(logits / c) (final_logit_softcapping).</summary>
+    public double? FinalLogitSoftCap { get; init; }
+    /// <summary>Gemma 3: every n-th layer is global, the others local (sliding_window_pattern).</summary>
+    public int? SlidingWindowPattern { get; init; }
+    /// <summary>Gemma 3: the RoPE base of local (sliding-window) layers (rope_local_base_freq).</summary>
+    public double? RopeLocalTheta { get; init; }
 
     public int QueryGroupSize => NumHeads / NumKvHeads;
 }

@@ -62,7 +62,8 @@ public sealed class Transformer : IDisposable
         _binder = new WeightBinder(folder.Weights, Config, [.. recipe.NamePrefixes]);
         Weights = recipe.Bind(_binder, Config);
         if (!options.AllowUnusedTensors) RequireEveryTensorUsed(recipe);
-        Shape = new ModelShape(Config.NumLayers, Config.HiddenSize, Spec.Layout, Config.ModelType);
+        Shape = new ModelShape(Config.NumLayers, Config.HiddenSize, Spec.Layout, Config.ModelType,
+            Weights.Blocks.Any(b => b.AttentionOutputNorm != null || b.MlpOutputNorm != null));
         Backend = options.Backend?.Invoke() ?? new CpuBackend(options.Threads);
         try
         {

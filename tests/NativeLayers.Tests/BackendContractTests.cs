@@ -121,6 +121,28 @@ public sealed unsafe class BackendContractTests
     }
 
     [Theory]
+    [MemberData(nameof(TestDevices.Devices), MemberType = typeof(TestDevices))]
+    public void StridedNormsTouchOnlyTheirColumns(string device)
+    {
+        // One head of fused [q | k | v] rows: 6 rows of 40 floats, RMSNorm over columns 16..23 (qk-norm per head).
+        using var backend = Create(device);
+        var random = new Random(9);
+        int rows = 6, stride = 40, offset = 16, width = 8;
+        var x = Random(random, rows * stride, 2);
+        var norm = new NormWeights(new PinnedBuffer(Random(random, width)), null);
+        var expected = x.Select(v => (double)v).ToArray();
+        for (int r = 0; r < rows; r++)
+        {
+            var head = x.Skip(r * stride + offset).Take(width).Select(v => (double)v).ToArray();
+            double rms = Math.Sqrt(head.Select(v => v * v).Average() + 1e-6);
+            for (int c = 0; c < width; c++) expected[r * stride + offset + c] = head[c] / rms * norm.Weight.Array[c];
+        }
+        using var values = Put(backend, x);
+        backend.Norm(NormKind.RmsNorm, norm, 1e-6f, new BufferView(values, offset), new BufferView(values, offset), rows, width, stride);
+        Close(expected, Get(backend, values, x.Length), $"{device} strided RMSNorm");
+    }
+
+    [Theory]
     [MemberData(nameof(DevicesAndDTypes))]
     public void LinearLayersMatchAFloat64MatMul(string device, DType dtype)
     {
@@ -156,25 +178,26 @@ public sealed unsafe class BackendContractTests
             }
     }
 
-    public static TheoryData<string, int, bool, int> AttentionCases()
+    public static TheoryData<string, int, bool, int, float> AttentionCases()
     {
-        var data = new TheoryData<string, int, bool, int>();
+        var data = new TheoryData<string, int, bool, int, float>();
         foreach (var device in TestDevices.All)
         {
-            data.Add(device, 8, true, -1);   // full rotary, causal
-            data.Add(device, 4, true, 2);    // partial rotary, sliding window
-            data.Add(device, 0, false, -1);  // no rotary, bidirectional
+            data.Add(device, 8, true, -1, 0);   // full rotary, causal
+            data.Add(device, 4, true, 2, 0);    // partial rotary, sliding window
+            data.Add(device, 0, false, -1, 0);  // no rotary, bidirectional
+            data.Add(device, 8, true, 3, 0.7f); // soft-capped scores (Gemma 2) with a window
         }
         return data;
     }
 
     [Theory]
     [MemberData(nameof(AttentionCases))]
-    public void RotaryCacheAppendAndAttentionMatchAFloat64Reference(string device, int rotaryDim, bool causal, int window)
+    public void RotaryCacheAppendAndAttentionMatchAFloat64Reference(string device, int rotaryDim, bool causal, int window, float softCap)
     {
         using var backend = Create(device);
         var random = new Random(4);
-        var shape = new AttentionShape(Heads: 4, KvHeads: 2, HeadDim: 8, Scale: 1f / MathF.Sqrt(8), causal, window < 0 ? null : window);
+        var shape = new AttentionShape(Heads: 4, KvHeads: 2, HeadDim: 8, Scale: 1f / MathF.Sqrt(8), causal, window < 0 ? null : window, softCap);
         var rope = rotaryDim > 0 ? new RopeTable(rotaryDim, 10000, null, 16) : null;
         int stride = shape.QkvStride;
         // Sequence A: 3 cached tokens, then 4 new ones; sequence B: 5 new tokens (bidirectional: B only, in one call).
@@ -202,7 +225,7 @@ public sealed unsafe class BackendContractTests
         int newA = lengthsA[^1];
         var expected = ReferenceAttention(all[0], 7, shape, rotaryDim, rope).Skip((7 - newA) * shape.QueryWidth)
             .Concat(ReferenceAttention(all[1], 5, shape, rotaryDim, rope)).ToArray();
-        Close(expected, lastOutput, $"{device} attention rotary={rotaryDim} causal={causal} window={window}", 1e-4f);
+        Close(expected, lastOutput, $"{device} attention rotary={rotaryDim} causal={causal} window={window} cap={softCap}", 1e-4f);
         foreach (var cache in caches) cache.Dispose();
     }
 
@@ -239,7 +262,8 @@ public sealed unsafe class BackendContractTests
                 {
                     double dot = 0;
                     for (int i = 0; i < hd; i++) dot += rows[t][h * hd + i] * rows[j][shape.QueryWidth + kvHead * hd + i];
-                    scores[j - from] = dot * shape.Scale;
+                    double s = dot * shape.Scale;
+                    scores[j - from] = shape.SoftCap > 0 ? shape.SoftCap * Math.Tanh(s / shape.SoftCap) : s;
                 }
                 double max = scores.Max(), sum = scores.Sum(s => Math.Exp(s - max));
                 for (int j = from; j <= to; j++)

@@ -11,7 +11,7 @@ public class DecoderGoldenTests
     public static TheoryData<string, string, string> Cases()
     {
         var data = new TheoryData<string, string, string>();
-        foreach (var fixture in new[] { "llama", "llama-f16", "llama-bf16", "llama-rope-linear", "llama-rope-llama3", "qwen2", "mistral", "mistral-swa", "gemma", "phi3", "gpt2", "gpt2-bare", "gpt_neox" })
+        foreach (var fixture in new[] { "llama", "llama-f16", "llama-bf16", "llama-rope-linear", "llama-rope-llama3", "qwen2", "qwen3", "olmo2", "gemma2", "gemma3", "mistral", "mistral-swa", "gemma", "phi3", "gpt2", "gpt2-bare", "gpt_neox" })
             foreach (var golden in new[] { "golden.safetensors", "golden_single.safetensors" })
                 foreach (var device in TestDevices.All)
                     data.Add(fixture, golden, device);
@@ -36,7 +36,7 @@ public class DecoderGoldenTests
     }
 
     public static TheoryData<string, string> GenerationFixtures() =>
-        TestDevices.Each("llama", "llama-rope-linear", "llama-rope-llama3", "qwen2", "mistral", "mistral-swa", "gemma", "phi3", "gpt2", "gpt_neox");
+        TestDevices.Each("llama", "llama-rope-linear", "llama-rope-llama3", "qwen2", "qwen3", "olmo2", "gemma2", "gemma3", "mistral", "mistral-swa", "gemma", "phi3", "gpt2", "gpt_neox");
 
     [Theory]
     [MemberData(nameof(GenerationFixtures))]

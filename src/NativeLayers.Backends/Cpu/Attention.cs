@@ -59,15 +59,15 @@ public static unsafe class Attention
         Span<float> scores = rented ?? stackalloc float[count];
         fixed (float* s = scores)
         {
-            if (Simd.Use512 && d % 16 == 0) Attend<Simd512, Vector512<float>>(query, keys, values, shape.KvStride, d, count, shape.Scale, s, result);
-            else if (d % 8 == 0) Attend<Simd256, Vector256<float>>(query, keys, values, shape.KvStride, d, count, shape.Scale, s, result);
-            else AttendScalar(query, keys, values, shape.KvStride, d, count, shape.Scale, scores, result);
+            if (Simd.Use512 && d % 16 == 0) Attend<Simd512, Vector512<float>>(query, keys, values, shape.KvStride, d, count, shape.Scale, shape.SoftCap, s, result);
+            else if (d % 8 == 0) Attend<Simd256, Vector256<float>>(query, keys, values, shape.KvStride, d, count, shape.Scale, shape.SoftCap, s, result);
+            else AttendScalar(query, keys, values, shape.KvStride, d, count, shape.Scale, shape.SoftCap, scores, result);
         }
     }
 
     /// <summary>Scores, softmax and weighted sum for one query, with head_dim a multiple of the vector width.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Attend<TOps, TV>(float* query, float* keys, float* values, int stride, int d, int count, float scale, float* scores, float* result)
+    private static void Attend<TOps, TV>(float* query, float* keys, float* values, int stride, int d, int count, float scale, float softCap, float* scores, float* result)
         where TOps : struct, ISimdOps<TV> where TV : struct
     {
         int lanes = TOps.Lanes;
@@ -78,6 +78,7 @@ public static unsafe class Attention
             for (int i = lanes; i < d; i += lanes) acc = TOps.Fma(TOps.Load(query + i), TOps.Load(key + i), acc);
             scores[j] = TOps.Sum(acc) * scale;
         }
+        HostMath.SoftCap(new Span<float>(scores, count), softCap);
         Sampling.Softmax(new Span<float>(scores, count));
         for (int i = 0; i < d; i += lanes) TOps.Store(result + i, TOps.Zero);
         for (int j = 0; j < count; j++)
@@ -88,10 +89,11 @@ public static unsafe class Attention
         }
     }
 
-    private static void AttendScalar(float* query, float* keys, float* values, int stride, int d, int count, float scale, Span<float> scores, float* result)
+    private static void AttendScalar(float* query, float* keys, float* values, int stride, int d, int count, float scale, float softCap, Span<float> scores, float* result)
     {
         var q = new ReadOnlySpan<float>(query, d);
         for (int j = 0; j < count; j++) scores[j] = TensorPrimitives.Dot(q, new ReadOnlySpan<float>(keys + (long)j * stride, d)) * scale;
+        HostMath.SoftCap(scores, softCap);
         Sampling.Softmax(scores);
         var r = new Span<float>(result, d);
         r.Clear();

@@ -50,13 +50,14 @@ public sealed unsafe class CpuBackend : IComputeBackend
         }
     }
 
-    public void Norm(NormKind kind, NormWeights weights, float eps, BufferView x, BufferView y, int rows, int width)
+    public void Norm(NormKind kind, NormWeights weights, float eps, BufferView x, BufferView y, int rows, int width, int stride = 0)
     {
         float* input = CpuBuffer.Pointer(x), output = CpuBuffer.Pointer(y);
         float* weight = weights.Weight.Pointer, bias = weights.Bias == null ? null : weights.Bias.Pointer;
+        long rowStride = stride > 0 ? stride : width;
         ForRows(rows, r =>
         {
-            long offset = (long)r * width;
+            long offset = r * rowStride;
             if (kind == NormKind.RmsNorm) Norms.RmsNorm(input + offset, width, output + offset, width, 1, width, weight, eps);
             else Norms.LayerNorm(input + offset, width, output + offset, width, 1, width, weight, bias, eps);
         });

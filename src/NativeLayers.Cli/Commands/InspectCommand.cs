@@ -29,7 +29,9 @@ public static class InspectCommand
             Row("hidden size", c.HiddenSize.ToString());
             Row("attention", $"{c.NumHeads} heads / {c.NumKvHeads} kv heads, head_dim {c.HeadDim}" + (c.SlidingWindow is int w ? $", sliding window {w}" : ""));
             Row("mlp", $"intermediate {c.IntermediateSize}, {m.Spec.Activation}{(m.Spec.GatedMlp ? " gated" : "")}");
-            Row("block", $"{m.Spec.Layout} blocks, {m.Spec.Norm} (eps {c.NormEps}), {(m.Spec.Causal ? "causal" : "bidirectional")} attention");
+            Row("block", $"{m.Spec.Layout} blocks, {m.Spec.Norm} (eps {c.NormEps}), {(m.Spec.Causal ? "causal" : "bidirectional")} attention" + Extras(m));
+            if (m.Spec.PerLayer is { } perLayer)
+                Row("layer pattern", string.Join(" ", perLayer.Select((a, l) => a.SlidingWindow is int lw ? $"{l}:local({lw + 1} keys, θ {a.RopeTheta})" : $"{l}:global(θ {a.RopeTheta})")));
             Row("positions", (m.Spec.RotaryDim > 0
                 ? $"RoPE over {m.Spec.RotaryDim} of {c.HeadDim} dims, theta {c.RopeTheta}" + (c.RopeScaling is { } s ? $", {s.Type} scaling ×{s.Factor}" : "")
                 : "learned absolute") + $", max {c.MaxPositions}" + (c.TypeVocabSize > 0 ? $", {c.TypeVocabSize} token types" : ""));
@@ -57,4 +59,18 @@ public static class InspectCommand
         >= 1L << 20 => $"{bytes / (double)(1L << 20):F1} MiB",
         _ => $"{bytes / 1024.0:F1} KiB",
     };
+
+    /// <summary>What sets a family's block apart: norms around the sub-layers, q/k norms, scores' scale and caps.</summary>
+    private static string Extras(Runtime.Transformer m)
+    {
+        var spec = m.Spec;
+        var block = m.Weights.Blocks[0];
+        var parts = new List<string>();
+        if (block.AttentionOutputNorm != null) parts.Add(block.AttentionNorm != null ? "norms before and after each sub-layer" : "norms on the sub-layer outputs only");
+        if (spec.QkNorm != Runtime.Models.QkNorm.None) parts.Add(spec.QkNorm == Runtime.Models.QkNorm.PerHead ? "per-head q/k norms" : "q/k norms over the whole projection");
+        if (spec.AttentionScale is { } scale) parts.Add($"score scale {scale:G4}");
+        if (spec.AttentionSoftCap > 0) parts.Add($"scores soft-capped at {spec.AttentionSoftCap}");
+        if (spec.FinalLogitSoftCap > 0) parts.Add($"logits soft-capped at {spec.FinalLogitSoftCap}");
+        return parts.Count == 0 ? "" : "; " + string.Join(", ", parts);
+    }
 }

@@ -19,7 +19,8 @@ internal sealed class ForwardDriver : IDisposable
     private readonly ArchitectureSpec _spec;
     private readonly ModelWeights _weights;
     private readonly ModelShape _shape;
-    private readonly RopeTable? _rope;
+    /// <summary>One rotary table per base (local and global layers may differ), shared by the layers that use it.</summary>
+    private readonly RopeTable?[] _ropeByLayer;
     private readonly string _source;
     private readonly Scratch _scratch;
     private readonly TransformerBlock _block;
@@ -32,9 +33,17 @@ internal sealed class ForwardDriver : IDisposable
         _weights = weights;
         _shape = shape;
         _source = source;
-        if (spec.RotaryDim > 0) _rope = new RopeTable(spec.RotaryDim, spec.RopeTheta, spec.RopeScaling, Math.Min(config.MaxPositions, 4096));
+        var tables = new Dictionary<double, RopeTable>();
+        _ropeByLayer = Enumerable.Range(0, config.NumLayers).Select(layer =>
+        {
+            if (spec.RotaryDim == 0) return null;
+            double theta = spec.Attention(layer).RopeTheta;
+            if (!tables.TryGetValue(theta, out var table))
+                tables[theta] = table = new RopeTable(spec.RotaryDim, theta, spec.RopeScaling, Math.Min(config.MaxPositions, 4096));
+            return table;
+        }).ToArray();
         _scratch = new Scratch(backend);
-        _block = new TransformerBlock(backend, _scratch, config, spec, _rope);
+        _block = new TransformerBlock(backend, _scratch, config, spec, layer => _ropeByLayer[layer]);
     }
 
     private int Width => _config.HiddenSize;
@@ -113,7 +122,7 @@ internal sealed class ForwardDriver : IDisposable
             batch.Caches[s].EnsureCapacity(end);
             longest = Math.Max(longest, end);
         }
-        _rope?.EnsurePositions(longest);
+        foreach (var table in _ropeByLayer.Distinct()) table?.EnsurePositions(longest);
     }
 
     /// <summary>The stream's own host buffers when the backend computes in host memory; device buffers otherwise.</summary>
@@ -154,6 +163,7 @@ internal sealed class ForwardDriver : IDisposable
         var target = wrapped ?? _scratch.Get("logits", (long)n * vocab);
         _backend.Linear(_weights.Head!, gathered, Width, n, target, vocab, accumulate: false);
         if (wrapped == null) _backend.Download(target, host.Span);
+        HostMath.SoftCap(host.Span, _spec.FinalLogitSoftCap);
         return host.Array;
     }
 

@@ -10,15 +10,17 @@ namespace NativeLayers.Runtime.ForwardPass;
 /// written once over the backend ops. Block l reads slot l and writes slot l + 1; hook points are applied where
 /// they sit, and sub-layer outputs get their own buffer only when a hook must see or change them.
 /// </summary>
-internal sealed class TransformerBlock(IComputeBackend backend, Scratch scratch, ModelConfig config, ArchitectureSpec spec, RopeTable? rope)
+internal sealed class TransformerBlock(IComputeBackend backend, Scratch scratch, ModelConfig config, ArchitectureSpec spec, Func<int, RopeTable?> rope)
 {
     private int Width => config.HiddenSize;
-    private readonly AttentionShape _shape = new(config.NumHeads, config.NumKvHeads, config.HeadDim, 1f / MathF.Sqrt(config.HeadDim),
-        spec.Causal, spec.SlidingWindow);
+
+    /// <summary>Layer <paramref name="layer"/>'s attention (local layers have their own window).</summary>
+    private AttentionShape Shape(int layer) => new(config.NumHeads, config.NumKvHeads, config.HeadDim,
+        spec.AttentionScale ?? 1f / MathF.Sqrt(config.HeadDim), spec.Causal, spec.Attention(layer).SlidingWindow, spec.AttentionSoftCap);
 
     public void Run(int layer, BlockWeights block, ForwardBatch batch, BufferView input, BufferView output, HookApplier? hooks)
     {
-        int rows = batch.Rows, d = Width;
+        int rows = batch.Rows, d = Width, queryWidth = config.NumHeads * config.HeadDim;
         var normed = scratch.Get("normed", (long)rows * d);
         var attnOut = new HookId(HookPoint.AttnOut, layer);
         var mlpOut = new HookId(HookPoint.MlpOut, layer);
@@ -27,44 +29,46 @@ internal sealed class TransformerBlock(IComputeBackend backend, Scratch scratch,
         switch (spec.Layout)
         {
             case BlockLayout.PreNorm:
-                Norm(block.AttentionNorm, input, normed, rows);
-                AddSubLayer(hooks, block.Output, Attend(layer, block, normed, batch), _shape.QueryWidth, input, output, rows, attnOut);
+                AddSubLayer(hooks, block.Output, Attend(layer, block, PreNorm(block.AttentionNorm, input, normed, rows), batch), queryWidth,
+                    input, output, rows, attnOut, block.AttentionOutputNorm);
                 hooks?.Apply(residMid, output);
-                Norm(block.MlpNorm, output, normed, rows);
-                AddSubLayer(hooks, block.Down, Mlp(block, normed, rows), config.IntermediateSize, output, output, rows, mlpOut);
+                AddSubLayer(hooks, block.Down, Mlp(block, PreNorm(block.MlpNorm, output, normed, rows), rows), config.IntermediateSize,
+                    output, output, rows, mlpOut, block.MlpOutputNorm);
                 break;
             case BlockLayout.Parallel:
-                Norm(block.AttentionNorm, input, normed, rows);
-                AddSubLayer(hooks, block.Output, Attend(layer, block, normed, batch), _shape.QueryWidth, input, output, rows, attnOut);
-                Norm(block.MlpNorm, input, normed, rows);
-                AddSubLayer(hooks, block.Down, Mlp(block, normed, rows), config.IntermediateSize, output, output, rows, mlpOut);
+                AddSubLayer(hooks, block.Output, Attend(layer, block, PreNorm(block.AttentionNorm, input, normed, rows), batch), queryWidth,
+                    input, output, rows, attnOut, block.AttentionOutputNorm);
+                AddSubLayer(hooks, block.Down, Mlp(block, PreNorm(block.MlpNorm, input, normed, rows), rows), config.IntermediateSize,
+                    output, output, rows, mlpOut, block.MlpOutputNorm);
                 break;
             case BlockLayout.PostNorm:
                 var middle = scratch.Get("middle", (long)rows * d);
-                AddSubLayer(hooks, block.Output, Attend(layer, block, input, batch), _shape.QueryWidth, input, normed, rows, attnOut);
-                Norm(block.AttentionNorm, normed, middle, rows);
+                AddSubLayer(hooks, block.Output, Attend(layer, block, input, batch), queryWidth, input, normed, rows, attnOut, null);
+                Norm(block.AttentionNorm!, normed, middle, rows);
                 hooks?.Apply(residMid, middle);
-                AddSubLayer(hooks, block.Down, Mlp(block, middle, rows), config.IntermediateSize, middle, output, rows, mlpOut);
-                Norm(block.MlpNorm, output, output, rows);
+                AddSubLayer(hooks, block.Down, Mlp(block, middle, rows), config.IntermediateSize, middle, output, rows, mlpOut, null);
+                Norm(block.MlpNorm!, output, output, rows);
                 break;
         }
         hooks?.Apply(HookId.ResidPost(layer), output);
     }
 
     /// <summary>
-    /// target = residual + projection(activations): the residual addition every sub-layer ends with. Folded steering
-    /// rides on the projection's bias; the sub-layer output gets its own buffer only when a hook needs its rows.
+    /// target = residual + projection(activations) (normalised first when the layout has an output norm: Gemma 2/3,
+    /// OLMo 2): the residual addition every sub-layer ends with. Folded steering rides on the projection's bias; the
+    /// sub-layer output gets its own buffer only when a hook needs its rows or a norm must see it whole.
     /// </summary>
     private void AddSubLayer(HookApplier? hooks, Linear projection, BufferView activations, int inFeatures, BufferView residual, BufferView target,
-        int rows, HookId output)
+        int rows, HookId output, NormWeights? outputNorm)
     {
         int d = Width;
         var bias = hooks?.FoldedBias(projection, output);
-        if (hooks != null && hooks.Schedule.NeedsRows(output))
+        if (outputNorm != null || (hooks != null && hooks.Schedule.NeedsRows(output)))
         {
             var separate = scratch.Get("sublayer", (long)rows * d);
             backend.Linear(projection, activations, inFeatures, rows, separate, d, accumulate: false, bias);
-            hooks.Apply(output, separate);
+            if (outputNorm != null) Norm(outputNorm, separate, separate, rows);
+            hooks?.Apply(output, separate);
             backend.ResidualAdd(target, residual, separate, null, rows, d);
             return;
         }
@@ -76,12 +80,33 @@ internal sealed class TransformerBlock(IComputeBackend backend, Scratch scratch,
     private BufferView Attend(int layer, BlockWeights block, BufferView source, ForwardBatch batch)
     {
         int rows = batch.Rows;
-        var qkv = scratch.Get("qkv", (long)rows * _shape.QkvStride);
-        var attention = scratch.Get("attention", (long)rows * _shape.QueryWidth);
-        backend.Linear(block.Qkv, source, Width, rows, qkv, _shape.QkvStride, accumulate: false);
-        backend.RotateAndAppend(batch, layer, qkv, _shape, spec.RotaryDim, rope);
-        backend.Attention(batch, layer, qkv, _shape, attention);
+        var shape = Shape(layer);
+        var qkv = scratch.Get("qkv", (long)rows * shape.QkvStride);
+        var attention = scratch.Get("attention", (long)rows * shape.QueryWidth);
+        backend.Linear(block.Qkv, source, Width, rows, qkv, shape.QkvStride, accumulate: false);
+        NormalizeQueriesAndKeys(block, qkv, rows, shape);
+        backend.RotateAndAppend(batch, layer, qkv, shape, spec.RotaryDim, rope(layer));
+        backend.Attention(batch, layer, qkv, shape, attention);
         return attention;
+    }
+
+    /// <summary>RMSNorm of q and k in the fused [q | k | v] rows, per head or over each whole projection, before RoPE.</summary>
+    private void NormalizeQueriesAndKeys(BlockWeights block, BufferView qkv, int rows, AttentionShape shape)
+    {
+        if (block.QNorm is not { } qNorm || block.KNorm is not { } kNorm) return;
+        int stride = shape.QkvStride, hd = shape.HeadDim;
+        if (spec.QkNorm == QkNorm.WholeProjection)
+        {
+            backend.Norm(spec.Norm, qNorm, spec.NormEps, qkv, qkv, rows, shape.QueryWidth, stride);
+            backend.Norm(spec.Norm, kNorm, spec.NormEps, qkv.At(shape.QueryWidth), qkv.At(shape.QueryWidth), rows, shape.KvStride, stride);
+            return;
+        }
+        for (int h = 0; h < shape.Heads; h++) backend.Norm(spec.Norm, qNorm, spec.NormEps, qkv.At(h * hd), qkv.At(h * hd), rows, hd, stride);
+        for (int h = 0; h < shape.KvHeads; h++)
+        {
+            var head = qkv.At(shape.QueryWidth + h * hd);
+            backend.Norm(spec.Norm, kNorm, spec.NormEps, head, head, rows, hd, stride);
+        }
     }
 
     /// <summary>act(gate) · up (or act(up)), then SoLU's inner LayerNorm; returns the [rows, intermediate] activations.</summary>
@@ -102,4 +127,12 @@ internal sealed class TransformerBlock(IComputeBackend backend, Scratch scratch,
     }
 
     private void Norm(NormWeights norm, BufferView x, BufferView y, int rows) => backend.Norm(spec.Norm, norm, spec.NormEps, x, y, rows, Width);
+
+    /// <summary>The sub-layer's input: norm(x) in <paramref name="scratchRows"/>, or x itself when the layout has no pre-norm (OLMo 2).</summary>
+    private BufferView PreNorm(NormWeights? norm, BufferView x, BufferView scratchRows, int rows)
+    {
+        if (norm == null) return x;
+        Norm(norm, x, scratchRows, rows);
+        return scratchRows;
+    }
 }

@@ -46,7 +46,7 @@ internal sealed class HookSchedule
         _capture = capture;
         var shared = plans.Count > 0 && plans.All(p => ReferenceEquals(p, plans[0])) ? plans[0] : null;
         var remaining = plans.Select(p => p?.Operations.ToList() ?? []).ToArray();
-        if (shared != null) Fold(shape, shared, remaining);
+        if (shared != null && !shape.SubLayerOutputNorms) Fold(shape, shared, remaining);
         foreach (var hook in remaining.SelectMany(ops => ops).Select(op => op.Hook).Distinct())
             _steps[hook] = BuildSteps(hook, rows, remaining, promptLengths, shape.Width);
     }

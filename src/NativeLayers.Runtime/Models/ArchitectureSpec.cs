@@ -34,4 +34,30 @@ public sealed record ArchitectureSpec
     public RopeScaling? RopeScaling { get; init; }
     public bool Causal { get; init; } = true;
     public int? SlidingWindow { get; init; }
+    /// <summary>Where q and k are normalised before RoPE (Qwen3, Gemma 3: per head; OLMo 2: over the whole projection).</summary>
+    public QkNorm QkNorm { get; init; } = QkNorm.None;
+    /// <summary>Attention scale; null = 1/√head_dim (Gemma 2/3: query_pre_attn_scalar^-0.5).</summary>
+    public float? AttentionScale { get; init; }
+    /// <summary>Attention scores become c · tanh(s / c) before the mask (0 = off; Gemma 2).</summary>
+    public float AttentionSoftCap { get; init; }
+    /// <summary>Logits become c · tanh(z / c) (0 = off; Gemma 2).</summary>
+    public float FinalLogitSoftCap { get; init; }
+    /// <summary>Per-layer window and RoPE base where layers differ (Gemma 2/3 local/global layers); null = every layer alike.</summary>
+    public IReadOnlyList<LayerAttention>? PerLayer { get; init; }
+
+    /// <summary>Layer <paramref name="layer"/>'s sliding window and RoPE base.</summary>
+    public LayerAttention Attention(int layer) => PerLayer?[layer] ?? new LayerAttention(SlidingWindow, RopeTheta);
 }
+
+/// <summary>How q and k are normalised after their projection (RMSNorm, before RoPE).</summary>
+public enum QkNorm
+{
+    None,
+    /// <summary>Over each head's head_dim values (one weight of head_dim shared by the heads).</summary>
+    PerHead,
+    /// <summary>Over all of q (heads·head_dim) and all of k (kvHeads·head_dim).</summary>
+    WholeProjection,
+}
+
+/// <summary>One layer's attention reach and rotary base (local layers: a window and often a smaller base).</summary>
+public sealed record LayerAttention(int? SlidingWindow, double RopeTheta);

@@ -4,11 +4,19 @@ namespace NativeLayers.Runtime.Models;
 
 public sealed class BlockWeights
 {
-    public required NormWeights AttentionNorm { get; init; }
+    /// <summary>The norm before attention; null when attention reads the residual itself (OLMo 2).</summary>
+    public required NormWeights? AttentionNorm { get; init; }
     /// <summary>Fused projection producing [q (heads·headDim) | k (kvHeads·headDim) | v (kvHeads·headDim)].</summary>
     public required Linear Qkv { get; init; }
     public required Linear Output { get; init; }
-    public required NormWeights MlpNorm { get; init; }
+    /// <summary>The norm before the MLP; null when the MLP reads the residual itself (OLMo 2).</summary>
+    public required NormWeights? MlpNorm { get; init; }
+    /// <summary>Norms of the attention and MLP outputs, before they join the residual (Gemma 2/3, OLMo 2); null = none.</summary>
+    public NormWeights? AttentionOutputNorm { get; init; }
+    public NormWeights? MlpOutputNorm { get; init; }
+    /// <summary>q and k norms (see <see cref="ArchitectureSpec.QkNorm"/>); null = none.</summary>
+    public NormWeights? QNorm { get; init; }
+    public NormWeights? KNorm { get; init; }
     /// <summary>[gate | up] for gated MLPs, [up] otherwise.</summary>
     public required Linear Up { get; init; }
     public required Linear Down { get; init; }
