@@ -79,6 +79,7 @@ public sealed class GpuDevice : IDisposable
     private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, int, ArrayView<float>, int, ArrayView<float>, int, int, int> _actGated;
     private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ResidualDims> _residual;
     private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, int, ArrayView<int>, ArrayView<float>, long, int> _gatherRows;
+    private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int> _scatterAddRows;
 
     // Explicitly grouped kernels.
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, int, ArrayView<float>, int, int, ArrayView<float>, float> _rmsNorm;
@@ -132,6 +133,7 @@ public sealed class GpuDevice : IDisposable
         _actGated = a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, int, ArrayView<float>, int, ArrayView<float>, int, int, int>(ActivationKernels.Gated);
         _residual = a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ResidualDims>(ResidualKernels.AddSteered);
         _gatherRows = a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, int, ArrayView<int>, ArrayView<float>, long, int>(CaptureKernels.GatherRows);
+        _scatterAddRows = a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int>(CaptureKernels.ScatterAddRows);
 
         _rmsNorm = a.LoadKernel<ArrayView<float>, int, ArrayView<float>, int, int, ArrayView<float>, float>(NormKernels.RmsNorm);
         _layerNorm = a.LoadKernel<ArrayView<float>, int, ArrayView<float>, int, int, ArrayView<float>, ArrayView<float>, int, float>(NormKernels.LayerNorm);
@@ -413,6 +415,19 @@ public sealed class GpuDevice : IDisposable
         if (n > 0) _gatherRows(Stream, n, source, sourceStride, rows, destination, destOffset, width);
     }
 
+    /// <summary>target[rows[i], :width] += weights[i] · source[i, :width] (dense rows; the listed target rows are distinct).</summary>
+    public void ScatterAddRows(ArrayView<float> source, ArrayView<int> rows, ArrayView<float> weights, ArrayView<float> target, int width)
+    {
+        int n = checked((int)rows.Length * width);
+        if (n > 0) _scatterAddRows(Stream, n, source, rows, weights, target, width);
+    }
+
+    /// <summary>Sets a view to zero (asynchronously, on <see cref="Stream"/>).</summary>
+    public void Clear(ArrayView<float> view)
+    {
+        if (view.Length > 0) view.MemSetToZero(Stream);
+    }
+
     // ------------------------------------------------------------------ head
 
     /// <summary>result[r] = first index of the maximum of logits[r, :width] for r &lt; rows.</summary>
@@ -466,6 +481,7 @@ public static class KernelCatalog
         E("Residual.AddSteered", ResidualKernels.AddSteered, false),
         E("Residual.ProjectOut", ResidualKernels.ProjectOut, true),
         E("Capture.GatherRows", CaptureKernels.GatherRows, false),
+        E("Capture.ScatterAddRows", CaptureKernels.ScatterAddRows, false),
         E("Head.Argmax", HeadKernels.Argmax, true),
         E("Head.Softmax", HeadKernels.Softmax, true),
     ];

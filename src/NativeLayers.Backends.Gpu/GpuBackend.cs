@@ -242,6 +242,11 @@ public sealed class GpuBackend : IComputeBackend
     public void GatherRows(BufferView source, int width, ReadOnlySpan<int> rows, BufferView destination) =>
         _gpu.CaptureRows(GpuBuffer.View(source), width, width, Ints("gather_rows", rows), GpuBuffer.View(destination));
 
+    public void ScatterAddRows(BufferView source, int width, ReadOnlySpan<int> rows, ReadOnlySpan<float> weights, BufferView target) =>
+        _gpu.ScatterAddRows(GpuBuffer.View(source), Ints("scatter_rows", rows), Floats("scatter_weights", weights), GpuBuffer.View(target), width);
+
+    public void Clear(BufferView values, long length) => _gpu.Clear(GpuBuffer.View(values, length));
+
     public void Dispose()
     {
         Constants.Dispose();

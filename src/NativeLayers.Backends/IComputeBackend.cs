@@ -72,4 +72,10 @@ public interface IComputeBackend : IDisposable
 
     /// <summary>destination[i] = source[rows[i]] for i &lt; rows.Length (rows of <paramref name="width"/> values).</summary>
     void GatherRows(BufferView source, int width, ReadOnlySpan<int> rows, BufferView destination);
+
+    /// <summary>target[rows[i]] += weights[i] · source[i] for i &lt; rows.Length (distinct target rows; an expert's output joining its tokens).</summary>
+    void ScatterAddRows(BufferView source, int width, ReadOnlySpan<int> rows, ReadOnlySpan<float> weights, BufferView target);
+
+    /// <summary>Sets <paramref name="length"/> values to zero.</summary>
+    void Clear(BufferView values, long length);
 }

@@ -4,7 +4,7 @@ namespace NativeLayers.Loading;
 public static class ConfigReader
 {
     public static readonly IReadOnlyList<string> SupportedModelTypes =
-        ["llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text", "phi3", "olmo2", "gpt2", "gpt_neox", "bert"];
+        ["llama", "mistral", "mixtral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text", "phi3", "olmo2", "gpt2", "gpt_neox", "bert"];
 
     /// <summary>Where each model type keeps the common settings (GPT-2 has its own names).</summary>
     private sealed record FieldNames(string Hidden, string Layers, string Heads, string Intermediate, string Eps, string Positions, string Activation, string DefaultActivation);
@@ -21,7 +21,7 @@ public static class ConfigReader
             ?? throw new ModelFileException(path, "required field 'model_type' is missing; cannot tell which architecture this is.");
         if (!SupportedModelTypes.Contains(modelType))
             throw new ModelFileException(path, $"model_type '{modelType}' is not supported (supported: {string.Join(", ", SupportedModelTypes)}).");
-        bool llamaFamily = modelType is "llama" or "mistral" or "qwen2" or "qwen3" or "gemma" or "gemma2" or "gemma3_text" or "phi3" or "olmo2";
+        bool llamaFamily = modelType is "llama" or "mistral" or "mixtral" or "qwen2" or "qwen3" or "gemma" or "gemma2" or "gemma3_text" or "phi3" or "olmo2";
         bool gemma = modelType is "gemma" or "gemma2" or "gemma3_text";
         var names = modelType switch { "gpt2" => Gpt2Names, "gpt_neox" or "bert" => NeoxNames, _ => LlamaNames };
 
@@ -47,12 +47,12 @@ public static class ConfigReader
         int? window = modelType switch
         {
             // HF applies sliding_window in the eager mask for these types whenever it is set (Gemma 2/3: on local layers).
-            "mistral" or "qwen2" or "qwen3" or "phi3" or "gemma2" or "gemma3_text" => f.OptionalInt("sliding_window"),
+            "mistral" or "mixtral" or "qwen2" or "qwen3" or "phi3" or "gemma2" or "gemma3_text" => f.OptionalInt("sliding_window"),
             _ => null,
         };
         if (window is <= 0) throw new ModelFileException(path, $"sliding_window must be positive, got {window}.");
 
-        return new ModelConfig
+        var config = new ModelConfig
         {
             ModelType = modelType,
             SourcePath = path,
@@ -90,8 +90,13 @@ public static class ConfigReader
             AttentionSoftCap = modelType is "gemma2" or "gemma3_text" ? f.OptionalPositiveDouble("attn_logit_softcapping") : null,
             FinalLogitSoftCap = modelType is "gemma2" or "gemma3_text" ? f.OptionalPositiveDouble("final_logit_softcapping") : null,
             SlidingWindowPattern = modelType == "gemma3_text" ? f.PositiveInt("sliding_window_pattern", 6) : null,
+            Experts = modelType == "mixtral" ? f.PositiveInt("num_local_experts") : 0,
+            ExpertsPerToken = modelType == "mixtral" ? f.PositiveInt("num_experts_per_tok") : 0,
             RopeLocalTheta = modelType == "gemma3_text" ? f.OptionalPositiveDouble("rope_local_base_freq", meaning: "the local layers' RoPE base") ?? 10000.0 : null,
         };
+        if (config.ExpertsPerToken > config.Experts)
+            throw new ModelFileException(path, $"num_experts_per_tok ({config.ExpertsPerToken}) must be at most num_local_experts ({config.Experts}).");
+        return config;
     }
 
     private static Activation ReadActivation(JsonFields f, string modelType, FieldNames names)

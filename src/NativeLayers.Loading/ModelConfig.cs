@@ -56,6 +56,9 @@ public sealed record ModelConfig
     public int? SlidingWindowPattern { get; init; }
     /// <summary>Gemma 3: the RoPE base of local (sliding-window) layers (rope_local_base_freq).</summary>
     public double? RopeLocalTheta { get; init; }
+    /// <summary>Mixture of experts (Mixtral): experts per MLP (num_local_experts) and experts each token uses (num_experts_per_tok); 0 = a dense MLP.</summary>
+    public int Experts { get; init; }
+    public int ExpertsPerToken { get; init; }
 
     public int QueryGroupSize => NumHeads / NumKvHeads;
 }

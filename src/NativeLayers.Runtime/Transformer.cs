@@ -63,7 +63,7 @@ public sealed class Transformer : IDisposable
         Weights = recipe.Bind(_binder, Config);
         if (!options.AllowUnusedTensors) RequireEveryTensorUsed(recipe);
         Shape = new ModelShape(Config.NumLayers, Config.HiddenSize, Spec.Layout, Config.ModelType,
-            Weights.Blocks.Any(b => b.AttentionOutputNorm != null || b.MlpOutputNorm != null));
+            Weights.Blocks.Any(b => b.AttentionOutputNorm != null || b.MlpOutputNorm != null), Weights.Blocks.Any(b => b.Experts != null));
         Backend = options.Backend?.Invoke() ?? new CpuBackend(options.Threads);
         try
         {

@@ -396,6 +396,19 @@ public sealed unsafe class BackendContractTests
         using var gathered = backend.Allocate(picked.Length * width);
         backend.GatherRows(values, width, picked, gathered);
         Assert.Equal(picked.SelectMany(r => projected.Skip(r * width).Take(width)).ToArray(), Get(backend, gathered, picked.Length * width));
+
+        // Experts' outputs back into their tokens' rows, weighted; then a cleared buffer is all zeros.
+        int[] targets = [4, 1, 3];
+        float[] weights = [0.25f, -2f, 0.5f];
+        var sources = Random(random, targets.Length * width);
+        using var sourceBuffer = Put(backend, sources);
+        backend.ScatterAddRows(sourceBuffer, width, targets, weights, values);
+        var scattered = projected.Select(v => (double)v).ToArray();
+        for (int i = 0; i < targets.Length; i++)
+            for (int c = 0; c < width; c++) scattered[targets[i] * width + c] += weights[i] * (double)sources[i * width + c];
+        Close(scattered, Get(backend, values, x.Length), $"{device} scatter add");
+        backend.Clear(values, x.Length);
+        Assert.All(Get(backend, values, x.Length), v => Assert.Equal(0f, v));
     }
 
     [Theory]
@@ -412,5 +425,29 @@ public sealed unsafe class BackendContractTests
         if (wrapped == null) return;
         backend.Upload([42f], new BufferView(wrapped!, 2));
         Assert.Equal(42f, host.Array[2]);
+    }
+
+    [Fact]
+    public void ExpertRoutingIsTopKOfTheSoftmaxRenormalised()
+    {
+        var random = new Random(10);
+        int rows = 9, experts = 5, k = 2;
+        var logits = Random(random, rows * experts, 3);
+        var routing = Runtime.ForwardPass.ExpertRouting.Route(logits, rows, experts, k);
+        for (int r = 0; r < rows; r++)
+        {
+            var p = logits.Skip(r * experts).Take(experts).Select(z => Math.Exp(z)).ToArray();
+            double total = p.Sum();
+            var top = p.Select((v, e) => (P: v / total, E: e)).OrderByDescending(t => t.P).Take(k).ToArray();
+            double kept = top.Sum(t => t.P);
+            Assert.Equal(top.Select(t => t.E), routing.Chosen.Skip(r * k).Take(k));
+            foreach (var (prob, e) in top)
+            {
+                int at = Array.IndexOf(routing.Rows[e], r);
+                Assert.True(at >= 0, $"row {r} missing from expert {e}");
+                Assert.Equal(prob / kept, routing.Weights[e][at], 5);
+            }
+        }
+        Assert.Equal(rows * k, routing.Rows.Sum(list => list.Length));
     }
 }

@@ -2,6 +2,7 @@ using System.Text.Json;
 using NativeLayers.Loading;
 using NativeLayers.Runtime;
 using NativeLayers.Runtime.Generation;
+using NativeLayers.Runtime.Hooks;
 
 namespace NativeLayers.Tests;
 
@@ -11,7 +12,7 @@ public class DecoderGoldenTests
     public static TheoryData<string, string, string> Cases()
     {
         var data = new TheoryData<string, string, string>();
-        foreach (var fixture in new[] { "llama", "llama-f16", "llama-bf16", "llama-rope-linear", "llama-rope-llama3", "qwen2", "qwen3", "olmo2", "gemma2", "gemma3", "mistral", "mistral-swa", "gemma", "phi3", "gpt2", "gpt2-bare", "gpt_neox" })
+        foreach (var fixture in new[] { "llama", "llama-f16", "llama-bf16", "llama-rope-linear", "llama-rope-llama3", "qwen2", "qwen3", "olmo2", "gemma2", "gemma3", "mixtral", "mistral", "mistral-swa", "gemma", "phi3", "gpt2", "gpt2-bare", "gpt_neox" })
             foreach (var golden in new[] { "golden.safetensors", "golden_single.safetensors" })
                 foreach (var device in TestDevices.All)
                     data.Add(fixture, golden, device);
@@ -36,7 +37,7 @@ public class DecoderGoldenTests
     }
 
     public static TheoryData<string, string> GenerationFixtures() =>
-        TestDevices.Each("llama", "llama-rope-linear", "llama-rope-llama3", "qwen2", "qwen3", "olmo2", "gemma2", "gemma3", "mistral", "mistral-swa", "gemma", "phi3", "gpt2", "gpt_neox");
+        TestDevices.Each("llama", "llama-rope-linear", "llama-rope-llama3", "qwen2", "qwen3", "olmo2", "gemma2", "gemma3", "mixtral", "mixtral", "mistral", "mistral-swa", "gemma", "phi3", "gpt2", "gpt_neox");
 
     [Theory]
     [MemberData(nameof(GenerationFixtures))]
@@ -54,5 +55,33 @@ public class DecoderGoldenTests
         var golden = scores.ReadFloat32("scores");
         for (int step = 0; step < expected.Length; step++)
             SharedData.AssertClose(golden.AsSpan(step * model.VocabSize, model.VocabSize), stepLogits[step], $"{fixture} step {step} logits");
+    }
+
+    [Theory]
+    [MemberData(nameof(TestDevices.Devices), MemberType = typeof(TestDevices))]
+    public void MixtralRouterLogitsAndExpertChoicesAreCapturable(string device)
+    {
+        using var model = TestDevices.Load(SharedData.Fixture("mixtral"), device);
+        foreach (var goldenFile in new[] { "golden.safetensors", "golden_single.safetensors" })
+        {
+            using var golden = SafetensorsFile.Open(Path.Combine(SharedData.Fixture("mixtral"), goldenFile));
+            var batch = SharedData.Rows(golden.ReadInt64("input_ids"), SharedData.ShapeOf(golden, "input_ids"));
+            var hooks = Enumerable.Range(0, model.Layers).SelectMany(l => new[] { new HookId(HookPoint.RouterLogits, l), new HookId(HookPoint.ExpertIds, l) }).ToList();
+            var result = model.Forward(batch, new ForwardOptions { Capture = hooks });
+            for (int l = 0; l < model.Layers; l++)
+            {
+                var expected = golden.ReadFloat32($"router_logits.{l}");
+                var logits = result.Read(new HookId(HookPoint.RouterLogits, l));
+                SharedData.AssertClose(expected, logits, $"{goldenFile} router logits {l}");
+                // The chosen experts are the two largest logits of every token (softmax keeps the order).
+                var chosen = result.Read(new HookId(HookPoint.ExpertIds, l));
+                for (int r = 0; r < expected.Length / 4; r++)
+                {
+                    var top = expected.AsSpan(r * 4, 4).ToArray().Select((z, e) => (z, e)).OrderByDescending(p => p.z).Take(2).Select(p => (float)p.e);
+                    Assert.Equal(top, chosen.Slice(r * 2, 2).ToArray());
+                }
+            }
+        }
+        Assert.Equal("blocks.1.mlp.hook_router_logits", HookId.Parse("blocks.1.mlp.hook_router_logits", model.Layers).Name);
     }
 }

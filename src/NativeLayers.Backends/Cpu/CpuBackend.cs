@@ -165,6 +165,17 @@ public sealed unsafe class CpuBackend : IComputeBackend
             CpuBuffer.Span(source.At((long)rows[i] * width), width).CopyTo(CpuBuffer.Span(destination.At((long)i * width), width));
     }
 
+    public void ScatterAddRows(BufferView source, int width, ReadOnlySpan<int> rows, ReadOnlySpan<float> weights, BufferView target)
+    {
+        for (int i = 0; i < rows.Length; i++)
+        {
+            var destination = CpuBuffer.Span(target.At((long)rows[i] * width), width);
+            TensorPrimitives.MultiplyAdd(CpuBuffer.Span(source.At((long)i * width), width), weights[i], destination, destination);
+        }
+    }
+
+    public void Clear(BufferView values, long length) => CpuBuffer.Span(values, length).Clear();
+
     /// <summary>Runs a per-row body in parallel chunks when there are enough rows to be worth it.</summary>
     private void ForRows(int rows, Action<int> body)
     {

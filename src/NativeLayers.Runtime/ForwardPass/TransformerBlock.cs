@@ -32,13 +32,16 @@ internal sealed class TransformerBlock(IComputeBackend backend, Scratch scratch,
                 AddSubLayer(hooks, block.Output, Attend(layer, block, PreNorm(block.AttentionNorm, input, normed, rows), batch), queryWidth,
                     input, output, rows, attnOut, block.AttentionOutputNorm);
                 hooks?.Apply(residMid, output);
-                AddSubLayer(hooks, block.Down, Mlp(block, PreNorm(block.MlpNorm, output, normed, rows), rows), config.IntermediateSize,
-                    output, output, rows, mlpOut, block.MlpOutputNorm);
+                if (block.Experts is { } experts)
+                    AddComputed(hooks, MixtureOfExperts(layer, experts, PreNorm(block.MlpNorm, output, normed, rows), rows, hooks), output, output, rows, mlpOut, block.MlpOutputNorm);
+                else
+                    AddSubLayer(hooks, block.Down!, Mlp(block, PreNorm(block.MlpNorm, output, normed, rows), rows), config.IntermediateSize,
+                        output, output, rows, mlpOut, block.MlpOutputNorm);
                 break;
             case BlockLayout.Parallel:
                 AddSubLayer(hooks, block.Output, Attend(layer, block, PreNorm(block.AttentionNorm, input, normed, rows), batch), queryWidth,
                     input, output, rows, attnOut, block.AttentionOutputNorm);
-                AddSubLayer(hooks, block.Down, Mlp(block, PreNorm(block.MlpNorm, input, normed, rows), rows), config.IntermediateSize,
+                AddSubLayer(hooks, block.Down!, Mlp(block, PreNorm(block.MlpNorm, input, normed, rows), rows), config.IntermediateSize,
                     output, output, rows, mlpOut, block.MlpOutputNorm);
                 break;
             case BlockLayout.PostNorm:
@@ -46,7 +49,7 @@ internal sealed class TransformerBlock(IComputeBackend backend, Scratch scratch,
                 AddSubLayer(hooks, block.Output, Attend(layer, block, input, batch), queryWidth, input, normed, rows, attnOut, null);
                 Norm(block.AttentionNorm!, normed, middle, rows);
                 hooks?.Apply(residMid, middle);
-                AddSubLayer(hooks, block.Down, Mlp(block, middle, rows), config.IntermediateSize, middle, output, rows, mlpOut, null);
+                AddSubLayer(hooks, block.Down!, Mlp(block, middle, rows), config.IntermediateSize, middle, output, rows, mlpOut, null);
                 Norm(block.MlpNorm!, output, output, rows);
                 break;
         }
@@ -67,13 +70,53 @@ internal sealed class TransformerBlock(IComputeBackend backend, Scratch scratch,
         {
             var separate = scratch.Get("sublayer", (long)rows * d);
             backend.Linear(projection, activations, inFeatures, rows, separate, d, accumulate: false, bias);
-            if (outputNorm != null) Norm(outputNorm, separate, separate, rows);
-            hooks?.Apply(output, separate);
-            backend.ResidualAdd(target, residual, separate, null, rows, d);
+            AddComputed(hooks, separate, residual, target, rows, output, outputNorm);
             return;
         }
         if (residual != target) backend.ResidualAdd(target, residual, null, null, rows, d);
         backend.Linear(projection, activations, inFeatures, rows, target, d, accumulate: true, bias);
+    }
+
+    /// <summary>target = residual + (norm of) a sub-layer output already in its own buffer, with its hook point in between.</summary>
+    private void AddComputed(HookApplier? hooks, BufferView computed, BufferView residual, BufferView target, int rows, HookId output, NormWeights? outputNorm)
+    {
+        if (outputNorm != null) Norm(outputNorm, computed, computed, rows);
+        hooks?.Apply(output, computed);
+        backend.ResidualAdd(target, residual, computed, null, rows, Width);
+    }
+
+    /// <summary>
+    /// A sparse mixture of experts: router logits on the backend, top-k routing on the host (a few floats per token), then
+    /// each expert runs only on the rows that chose it (gathered, gated MLP, scattered back with its weight).
+    /// </summary>
+    private BufferView MixtureOfExperts(int layer, ExpertWeights experts, BufferView normed, int rows, HookApplier? hooks)
+    {
+        int d = Width, count = experts.Count, inter = config.IntermediateSize;
+        var routerLogits = scratch.Get("router_logits", (long)rows * count);
+        backend.Linear(experts.Router, normed, d, rows, routerLogits, count, accumulate: false);
+        var logits = new float[rows * count];
+        backend.Download(routerLogits, logits);
+        var routing = ExpertRouting.Route(logits, rows, count, experts.PerToken);
+        hooks?.StoreIfCaptured(new HookId(HookPoint.RouterLogits, layer), logits);
+        hooks?.StoreIfCaptured(new HookId(HookPoint.ExpertIds, layer), routing.Chosen.Select(e => (float)e).ToArray());
+
+        var output = scratch.Get("moe_output", (long)rows * d);
+        backend.Clear(output, (long)rows * d);
+        var input = scratch.Get("expert_input", (long)rows * d);
+        var up = scratch.Get("expert_up", (long)rows * 2 * inter);
+        var hidden = scratch.Get("expert_hidden", (long)rows * inter);
+        var result = scratch.Get("expert_output", (long)rows * d);
+        for (int e = 0; e < count; e++)
+        {
+            var chosen = routing.Rows[e];
+            if (chosen.Length == 0) continue;
+            backend.GatherRows(normed, d, chosen, input);
+            backend.Linear(experts.Up[e], input, d, chosen.Length, up, 2 * inter, accumulate: false);
+            backend.ActivateGated(spec.Activation, up, hidden, chosen.Length, inter);
+            backend.Linear(experts.Down[e], hidden, inter, chosen.Length, result, d, accumulate: false);
+            backend.ScatterAddRows(result, d, chosen, routing.Weights[e], output);
+        }
+        return output;
     }
 
     /// <summary>Self-attention of the (normalised) rows: fused qkv projection, RoPE and cache append, attention. Returns [rows, heads·headDim].</summary>
@@ -112,7 +155,7 @@ internal sealed class TransformerBlock(IComputeBackend backend, Scratch scratch,
     /// <summary>act(gate) · up (or act(up)), then SoLU's inner LayerNorm; returns the [rows, intermediate] activations.</summary>
     private BufferView Mlp(BlockWeights block, BufferView normed, int rows)
     {
-        int inter = config.IntermediateSize, upWidth = block.Up.OutFeatures;
+        int inter = config.IntermediateSize, upWidth = block.Up!.OutFeatures;
         var up = scratch.Get("up", (long)rows * upWidth);
         backend.Linear(block.Up, normed, Width, rows, up, upWidth, accumulate: false);
         BufferView hidden = up;

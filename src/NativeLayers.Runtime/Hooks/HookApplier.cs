@@ -28,6 +28,12 @@ internal sealed class HookApplier(IComputeBackend backend, HookSchedule schedule
         if (hook.Slot < 0 && schedule.Captures(hook)) Store(hook, values);
     }
 
+    /// <summary>Keeps host values of a point that is not [rows, width] (router logits, expert ids) when it is captured.</summary>
+    public void StoreIfCaptured(HookId hook, float[] values)
+    {
+        if (schedule.Captures(hook)) _captured[hook] = values;
+    }
+
     public void Store(HookId hook, BufferView values)
     {
         var host = new float[rows * width];

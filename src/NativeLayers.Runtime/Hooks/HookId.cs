@@ -20,6 +20,10 @@ public enum HookPoint
     ResidPost,
     /// <summary>ln_final.hook_normalized: the final norm's output (what the unembedding reads).</summary>
     FinalNormalized,
+    /// <summary>blocks.l.mlp.hook_router_logits: a mixture-of-experts router's logits, [rows, experts], before the softmax.</summary>
+    RouterLogits,
+    /// <summary>blocks.l.mlp.hook_expert_ids: the experts each token ran, [rows, experts per token], highest weight first (as floats).</summary>
+    ExpertIds,
 }
 
 /// <summary>A hook point at a layer (Layer is -1 for the model-level points hook_embed and ln_final.hook_normalized).</summary>
@@ -44,6 +48,7 @@ public readonly record struct HookId(HookPoint Point, int Layer)
     {
         HookPoint.Embed => "hook_embed",
         HookPoint.FinalNormalized => "ln_final.hook_normalized",
+        HookPoint.RouterLogits or HookPoint.ExpertIds => $"blocks.{Layer}.mlp.hook_{ShortName(Point)}",
         _ => $"blocks.{Layer}.hook_{ShortName(Point)}",
     };
 
@@ -58,6 +63,8 @@ public readonly record struct HookId(HookPoint Point, int Layer)
         HookPoint.MlpOut => "mlp_out",
         HookPoint.ResidPost => "resid_post",
         HookPoint.FinalNormalized => "final_normalized",
+        HookPoint.RouterLogits => "router_logits",
+        HookPoint.ExpertIds => "expert_ids",
         _ => throw new ArgumentOutOfRangeException(nameof(point)),
     };
 
@@ -71,7 +78,7 @@ public readonly record struct HookId(HookPoint Point, int Layer)
         throw new NativeLayersException($"unknown hook point '{text}' (known: {string.Join(", ", Enum.GetValues<HookPoint>().Select(ShortName))}).");
     }
 
-    private static readonly Regex BlockName = new(@"^blocks\.(-?\d+)\.hook_([a-z_]+)$", RegexOptions.CultureInvariant);
+    private static readonly Regex BlockName = new(@"^blocks\.(-?\d+)\.(?:mlp\.)?hook_([a-z_]+)$", RegexOptions.CultureInvariant);
 
     /// <summary>Parses a full TransformerLens name; negative layers count from the end.</summary>
     public static HookId Parse(string name, int layers)
@@ -95,6 +102,8 @@ public readonly record struct HookId(HookPoint Point, int Layer)
             throw new NativeLayersException($"{context} {hook.Name}: layer {hook.Layer} is out of range; this model has blocks 0..{shape.Layers - 1}.");
         if (hook.Point == HookPoint.ResidMid && shape.Layout == Models.BlockLayout.Parallel)
             throw new NativeLayersException($"{hook.Name} does not exist in parallel-residual blocks ({shape.ModelType}).");
+        if (hook.Point is HookPoint.RouterLogits or HookPoint.ExpertIds && !shape.MixtureOfExperts)
+            throw new NativeLayersException($"{hook.Name} exists only in mixture-of-experts models; {shape.ModelType} has dense MLPs.");
     }
 
     public static int ResolveLayer(int layer, int layers, string context)

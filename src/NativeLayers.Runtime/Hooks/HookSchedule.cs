@@ -71,6 +71,7 @@ internal sealed class HookSchedule
         for (int layer = 0; layer < shape.Layers; layer++)
             foreach (var (output, residual) in FoldTargets(shape.Layout, layer))
             {
+                if (shape.MixtureOfExperts && output.Point == HookPoint.MlpOut) continue; // no single projection to ride on
                 var additions = TakeLeadingPlain(ops, output);
                 bool withResidual = false;
                 if (residual is { } r && !_capture.Contains(output) && !ops.Any(op => op.Hook == output))

@@ -66,8 +66,8 @@ public sealed class SteeringPlan
         foreach (var op in _operations)
         {
             var hook = op.Hook;
-            if (hook.Point == HookPoint.FinalNormalized)
-                throw new NativeLayersException("steering at ln_final.hook_normalized is not supported; steer a residual point instead.");
+            if (hook.Point is HookPoint.FinalNormalized or HookPoint.RouterLogits or HookPoint.ExpertIds)
+                throw new NativeLayersException($"steering at {hook.Name} is not supported; steer a residual or sub-layer output point instead.");
             HookId.RequireExists(hook, shape, "steering at");
             if (op.Tokens.Kind is TokenSelectionKind.Mask or TokenSelectionKind.Explicit)
                 throw new NativeLayersException($"steering at {hook.Name}: masks and explicit positions select captured tokens; steer with all, prompt, generated, last, first, last-prompt or from:P.");

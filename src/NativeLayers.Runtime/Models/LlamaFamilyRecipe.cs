@@ -12,7 +12,7 @@ namespace NativeLayers.Runtime.Models;
 /// </summary>
 public sealed class LlamaFamilyRecipe : IModelRecipe
 {
-    public IReadOnlyList<string> ModelTypes { get; } = ["llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text", "phi3", "olmo2"];
+    public IReadOnlyList<string> ModelTypes { get; } = ["llama", "mistral", "mixtral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text", "phi3", "olmo2"];
 
     private static bool IsGemma(ModelConfig c) => c.ModelType is "gemma" or "gemma2" or "gemma3_text";
     private static bool HasSandwichNorms(ModelConfig c) => c.ModelType is "gemma2" or "gemma3_text";
@@ -59,7 +59,8 @@ public sealed class LlamaFamilyRecipe : IModelRecipe
                 : new Linear([w.Matrix(p + "self_attn.q_proj.weight", q, d), w.Matrix(p + "self_attn.k_proj.weight", kv, d),
                         w.Matrix(p + "self_attn.v_proj.weight", kv, d)],
                     c.AttentionBias ? w.Concat((p + "self_attn.q_proj.bias", q), (p + "self_attn.k_proj.bias", kv), (p + "self_attn.v_proj.bias", kv)) : null);
-            Linear up = c.ModelType == "phi3"
+            ExpertWeights? experts = c.Experts > 0 ? Experts(w, c, p + "block_sparse_moe.") : null;
+            Linear? up = experts != null ? null : c.ModelType == "phi3"
                 ? new Linear([w.Matrix(p + "mlp.gate_up_proj.weight", 2 * inter, d)], null)
                 : new Linear([w.Matrix(p + "mlp.gate_proj.weight", inter, d), w.Matrix(p + "mlp.up_proj.weight", inter, d)], null);
             bool sandwich = HasSandwichNorms(c), olmo = c.ModelType == "olmo2";
@@ -80,7 +81,8 @@ public sealed class LlamaFamilyRecipe : IModelRecipe
                 KNorm = kNorm,
                 MlpNorm = olmo ? null : Norm(p + (sandwich ? "pre_feedforward_layernorm.weight" : "post_attention_layernorm.weight"), d),
                 Up = up,
-                Down = new Linear([w.Matrix(p + "mlp.down_proj.weight", d, inter)], null),
+                Down = experts != null ? null : new Linear([w.Matrix(p + "mlp.down_proj.weight", d, inter)], null),
+                Experts = experts,
                 MlpOutputNorm = sandwich || olmo ? Norm(p + "post_feedforward_layernorm.weight", d) : null,
             };
         }
@@ -92,5 +94,19 @@ public sealed class LlamaFamilyRecipe : IModelRecipe
             FinalNorm = Norm("model.norm.weight", d),
             Head = new Linear([c.TieWordEmbeddings ? embedding : w.Matrix("lm_head.weight", c.VocabSize, d)], null),
         };
+    }
+
+    /// <summary>Mixtral's block_sparse_moe: gate (the router) and experts.e.{w1 (gate), w3 (up), w2 (down)}.</summary>
+    private static ExpertWeights Experts(WeightBinder w, ModelConfig c, string p)
+    {
+        int d = c.HiddenSize, inter = c.IntermediateSize;
+        var up = new Linear[c.Experts];
+        var down = new Linear[c.Experts];
+        for (int e = 0; e < c.Experts; e++)
+        {
+            up[e] = new Linear([w.Matrix($"{p}experts.{e}.w1.weight", inter, d), w.Matrix($"{p}experts.{e}.w3.weight", inter, d)], null);
+            down[e] = new Linear([w.Matrix($"{p}experts.{e}.w2.weight", d, inter)], null);
+        }
+        return new ExpertWeights(new Linear([w.Matrix(p + "gate.weight", c.Experts, d)], null), up, down, c.ExpertsPerToken);
     }
 }

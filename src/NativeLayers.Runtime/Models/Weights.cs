@@ -17,11 +17,22 @@ public sealed class BlockWeights
     /// <summary>q and k norms (see <see cref="ArchitectureSpec.QkNorm"/>); null = none.</summary>
     public NormWeights? QNorm { get; init; }
     public NormWeights? KNorm { get; init; }
-    /// <summary>[gate | up] for gated MLPs, [up] otherwise.</summary>
-    public required Linear Up { get; init; }
-    public required Linear Down { get; init; }
+    /// <summary>[gate | up] for gated MLPs, [up] otherwise; null when the MLP is a mixture of experts.</summary>
+    public required Linear? Up { get; init; }
+    public required Linear? Down { get; init; }
+    /// <summary>A sparse mixture of experts in place of the dense MLP (Mixtral); null for a dense MLP.</summary>
+    public ExpertWeights? Experts { get; init; }
     /// <summary>The LayerNorm inside a SoLU MLP (after x · softmax(x)); null otherwise.</summary>
     public NormWeights? MlpInnerNorm { get; init; }
+}
+
+/// <summary>
+/// A mixture-of-experts MLP: the router ([experts, hidden], logits per token) and each expert's [gate | up] and down
+/// projections; every token runs its <see cref="PerToken"/> highest-scoring experts, weighted by their renormalised softmax.
+/// </summary>
+public sealed record ExpertWeights(Linear Router, Linear[] Up, Linear[] Down, int PerToken)
+{
+    public int Count => Up.Length;
 }
 
 public sealed class ModelWeights
