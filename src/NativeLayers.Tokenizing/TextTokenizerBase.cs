@@ -45,14 +45,25 @@ internal abstract class TextTokenizerBase : ITextTokenizer
     private string StableText(IReadOnlyList<int> ids)
     {
         string text = Decode(ids);
-        return text.EndsWith(ReplacementChar) && EndsInsideCharacter(ids) ? text[..^1] : text;
+        int tailBytes = IncompleteTailBytes(ids);
+        if (tailBytes == 0)
+            return text;
+        int replacements = Math.Min(ReplacementsForIncompleteTail(tailBytes), text.Length);
+        int cut = 0;
+        while (cut < replacements && text[text.Length - 1 - cut] == ReplacementChar)
+            cut++;
+        return text[..^cut];
     }
 
-    private bool EndsInsideCharacter(IReadOnlyList<int> ids)
+    /// <summary>How many U+FFFD the decoder writes for an unfinished character of that many bytes at the end.</summary>
+    protected virtual int ReplacementsForIncompleteTail(int tailBytes) => 1;
+
+    /// <summary>The number of bytes of an unfinished UTF-8 character at the end of the ids' bytes (0 when none).</summary>
+    private int IncompleteTailBytes(IReadOnlyList<int> ids)
     {
         var tail = new List<byte>(8);
         for (int i = ids.Count - 1; i >= 0 && tail.Count < 4; i--)
             tail.InsertRange(0, TokenBytes(ids[i]).ToArray());
-        return Utf8Tail.IsIncomplete(tail);
+        return Utf8Tail.IncompleteLength(tail);
     }
 }

@@ -17,14 +17,17 @@ internal sealed class TokenizerJson
             : throw Problem("no \"model\" object");
         ModelType = JsonFile.Optional(Model, "type") is { } type
             ? String(type, "model.type")
-            : JsonFile.Optional(Model, "merges") is not null ? "BPE" : "(none)";
+            : JsonFile.Optional(Model, "merges") is not null ? "BPE"
+            : JsonFile.Optional(Model, "vocab") is { ValueKind: JsonValueKind.Array } ? "Unigram"
+            : JsonFile.Optional(Model, "max_input_chars_per_word") is not null ? "WordPiece"
+            : "(none)";
     }
 
     public string FilePath { get; }
     public JsonElement Root { get; }
     public JsonElement Model { get; }
 
-    /// <summary>"BPE", "WordPiece", "Unigram", ...; older files without a type but with merges count as BPE.</summary>
+    /// <summary>"BPE", "WordPiece", "Unigram", ...; older files without a type are recognised by their fields (merges: BPE, a vocab list: Unigram, max_input_chars_per_word: WordPiece).</summary>
     public string ModelType { get; }
 
     public static TokenizerJson Read(string modelDirectory)
