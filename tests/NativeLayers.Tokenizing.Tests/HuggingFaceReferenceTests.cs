@@ -1,0 +1,131 @@
+using System.Text.Json;
+using Xunit.Abstractions;
+
+namespace NativeLayers.Tokenizing.Tests;
+
+/// <summary>
+/// Every case of every ../shared/tokenizers/*/reference.json (Hugging Face tokenizers' own output on real tokenizer
+/// files), plus the extra oracle cases committed in Goldens/: ids, tokens, decoded and decoded with special tokens skipped.
+/// </summary>
+public class HuggingFaceReferenceTests(ITestOutputHelper output)
+{
+    private const string MissingShared = "(../shared/tokenizers missing)";
+
+    /// <summary>Cases that do not match yet, with the reason; each is checked to still fail, so the list stays honest.</summary>
+    private static readonly Dictionary<string, string> KnownFailures = new()
+    {
+    };
+
+    private static readonly Lazy<Dictionary<string, ITextTokenizer>> Tokenizers = new(() => []);
+
+    private static string ReferenceRoot => TestData.Shared("tokenizers");
+
+    private static string GoldenRoot => Path.Combine(AppContext.BaseDirectory, "Goldens");
+
+    /// <summary>(source, folder, case index): source is "shared" (reference.json) or "extra" (Goldens/NAME.json).</summary>
+    public static TheoryData<string, string, int> Cases()
+    {
+        var data = new TheoryData<string, string, int>();
+        if (!Directory.Exists(ReferenceRoot))
+        {
+            data.Add("shared", MissingShared, -1);
+            return data;
+        }
+        foreach (var (source, name, file) in ReferenceFiles())
+        {
+            int count = TestData.ReadJson(file).GetProperty("cases").GetArrayLength();
+            for (int i = 0; i < count; i++)
+                data.Add(source, name, i);
+        }
+        return data;
+    }
+
+    private static IEnumerable<(string Source, string Name, string File)> ReferenceFiles()
+    {
+        foreach (string dir in Directory.GetDirectories(ReferenceRoot).Order(StringComparer.Ordinal))
+        {
+            string file = Path.Combine(dir, "reference.json");
+            if (File.Exists(file))
+                yield return ("shared", Path.GetFileName(dir), file);
+        }
+        if (Directory.Exists(GoldenRoot))
+        {
+            foreach (string file in Directory.GetFiles(GoldenRoot, "*.json").Order(StringComparer.Ordinal))
+                yield return ("extra", Path.GetFileNameWithoutExtension(file), file);
+        }
+    }
+
+    private static string CaseFile(string source, string name) =>
+        source == "shared" ? Path.Combine(ReferenceRoot, name, "reference.json") : Path.Combine(GoldenRoot, name + ".json");
+
+    private static HuggingFaceTextTokenizer Tokenizer(string name)
+    {
+        lock (Tokenizers.Value)
+        {
+            if (!Tokenizers.Value.TryGetValue(name, out var tok))
+                Tokenizers.Value[name] = tok = TokenizerLoader.Load(Path.Combine(ReferenceRoot, name));
+            return (HuggingFaceTextTokenizer)tok;
+        }
+    }
+
+    /// <summary>Null when the case matches exactly, else what differs.</summary>
+    private static string? Mismatch(string source, string name, int index)
+    {
+        var c = TestData.ReadJson(CaseFile(source, name)).GetProperty("cases")[index];
+        string tokenizerName = source == "shared" ? name : c.GetProperty("tokenizer").GetString()!;
+        var tok = Tokenizer(tokenizerName);
+        string text = c.GetProperty("text").GetString()!;
+        int[] expectedIds = TestData.Ids(c.GetProperty("ids"));
+        string[] expectedTokens = [.. c.GetProperty("tokens").EnumerateArray().Select(t => t.GetString()!)];
+        var (ids, tokens) = tok.EncodeWithTokens(text, addSpecialTokens: true);
+        var problems = new List<string>();
+        if (!ids.SequenceEqual(expectedIds))
+            problems.Add($"ids: expected [{string.Join(", ", expectedIds)}] got [{string.Join(", ", ids)}]");
+        if (!tokens.SequenceEqual(expectedTokens))
+            problems.Add($"tokens: expected [{string.Join(" | ", expectedTokens)}] got [{string.Join(" | ", tokens)}]");
+        if (!ids.SequenceEqual(tok.Encode(text)))
+            problems.Add("Encode(text) differs from EncodeWithTokens");
+        string decoded = tok.Decode(expectedIds, skipSpecialTokens: false);
+        if (decoded != c.GetProperty("decoded").GetString())
+            problems.Add($"decoded: expected {JsonSerializer.Serialize(c.GetProperty("decoded").GetString())} got {JsonSerializer.Serialize(decoded)}");
+        string skipped = tok.Decode(expectedIds, skipSpecialTokens: true);
+        if (skipped != c.GetProperty("decoded_skip_special").GetString())
+            problems.Add($"decoded_skip_special: expected {JsonSerializer.Serialize(c.GetProperty("decoded_skip_special").GetString())} got {JsonSerializer.Serialize(skipped)}");
+        return problems.Count == 0 ? null : $"{JsonSerializer.Serialize(text)}: " + string.Join("; ", problems);
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void MatchesHuggingFace(string source, string name, int index)
+    {
+        Assert.False(name == MissingShared,
+            $"The Hugging Face reference tokenizers are not there: {ReferenceRoot} does not exist, so none of their cases can run.");
+        string key = $"{name}#{index}";
+        string? mismatch = Mismatch(source, name, index);
+        if (KnownFailures.TryGetValue(key, out string? reason))
+        {
+            Assert.True(mismatch is not null, $"{key} is listed as a known failure ({reason}) but now matches: remove it from KnownFailures.");
+            output.WriteLine($"known failure {key} ({reason}): {mismatch}");
+            return;
+        }
+        Assert.True(mismatch is null, $"{key}: {mismatch}");
+    }
+
+    [Fact]
+    public void ExactCounts_PerTokenizer()
+    {
+        if (!Directory.Exists(ReferenceRoot))
+            return; // MatchesHuggingFace reports the missing folder once.
+        int exact = 0, total = 0;
+        foreach (var (source, name, file) in ReferenceFiles())
+        {
+            int count = TestData.ReadJson(file).GetProperty("cases").GetArrayLength();
+            int ok = Enumerable.Range(0, count).Count(i => Mismatch(source, name, i) is null);
+            output.WriteLine($"{source}/{name}: {ok}/{count} exact");
+            exact += ok;
+            total += count;
+        }
+        output.WriteLine($"all: {exact}/{total} exact, {KnownFailures.Count} known failures");
+        Assert.Equal(total - KnownFailures.Count, exact);
+    }
+}
