@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Xunit.Abstractions;
 
 namespace NativeLayers.Tokenizing.Tests;
@@ -68,12 +69,45 @@ public class HuggingFaceReferenceTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>
+    /// A variant golden's tokenizer: the base folder's tokenizer.json with the recorded top-level fields replaced and
+    /// added tokens appended, loaded without tokenizer_config.json (as the oracle loads it).
+    /// </summary>
+    private static HuggingFaceTextTokenizer VariantTokenizer(JsonElement variant)
+    {
+        string name = "variant:" + variant.GetProperty("name").GetString();
+        lock (Tokenizers.Value)
+        {
+            if (Tokenizers.Value.TryGetValue(name, out var cached))
+                return (HuggingFaceTextTokenizer)cached;
+            string basePath = Path.Combine(ReferenceRoot, variant.GetProperty("base").GetString()!, "tokenizer.json");
+            var json = JsonNode.Parse(File.ReadAllText(basePath))!.AsObject();
+            if (variant.TryGetProperty("set", out var set))
+            {
+                foreach (var field in set.EnumerateObject())
+                    json[field.Name] = JsonNode.Parse(field.Value.GetRawText());
+            }
+            if (variant.TryGetProperty("added", out var added))
+            {
+                foreach (var token in added.EnumerateArray())
+                    json["added_tokens"]!.AsArray().Add(JsonNode.Parse(token.GetRawText()));
+            }
+            using var folder = new TempFolder();
+            folder.Write("tokenizer.json", json.ToJsonString());
+            var tok = TokenizerLoader.Load(folder.Path);
+            Tokenizers.Value[name] = tok;
+            return (HuggingFaceTextTokenizer)tok;
+        }
+    }
+
     /// <summary>Null when the case matches exactly, else what differs.</summary>
     private static string? Mismatch(string source, string name, int index)
     {
-        var c = TestData.ReadJson(CaseFile(source, name)).GetProperty("cases")[index];
-        string tokenizerName = source == "shared" ? name : c.GetProperty("tokenizer").GetString()!;
-        var tok = Tokenizer(tokenizerName);
+        var golden = TestData.ReadJson(CaseFile(source, name));
+        var c = golden.GetProperty("cases")[index];
+        var tok = source == "shared" ? Tokenizer(name)
+            : golden.TryGetProperty("variant", out var variant) ? VariantTokenizer(variant)
+            : Tokenizer(c.GetProperty("tokenizer").GetString()!);
         string text = c.GetProperty("text").GetString()!;
         int[] expectedIds = TestData.Ids(c.GetProperty("ids"));
         string[] expectedTokens = [.. c.GetProperty("tokens").EnumerateArray().Select(t => t.GetString()!)];

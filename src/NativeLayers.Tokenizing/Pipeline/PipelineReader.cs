@@ -244,6 +244,13 @@ internal sealed class PipelineReader(TokenizerJson json)
             string content = JsonFile.Optional(token, "content") is { } c ? json.String(c, "added_tokens[].content") : throw Problem("an entry of added_tokens has no \"content\"");
             int id = JsonFile.Optional(token, "id") is { } i ? json.Id(i, $"the id of added token \"{content}\"") : throw Problem($"added token \"{content}\" has no \"id\"");
             bool special = json.Flag(token, "special", false);
+            // As Hugging Face's AddedVocabulary::add_tokens: a content the model knows keeps the model's id, a new one
+            // gets the next id after the vocabulary and the added tokens so far; the id written in the file only
+            // matters when it agrees (it does in files the library wrote).
+            if (content.Length == 0 || result.Any(t => t.Content == content))
+                continue;
+            id = model.TokenToId(content) ?? (result.Count == 0 ? model.Size
+                : result.Max(t => t.Id) is var max && (max >= model.Size || model.Size == 0) ? max + 1 : model.Size);
             result.Add(new AddedToken(content, id, special, json.Flag(token, "single_word", false), json.Flag(token, "lstrip", false),
                 json.Flag(token, "rstrip", false), json.Flag(token, "normalized", !special)));
         }

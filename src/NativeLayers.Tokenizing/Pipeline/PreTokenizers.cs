@@ -72,13 +72,31 @@ internal sealed class WhitespaceSplitPreTokenizer : IPreTokenizer
         Splitting.Split(piece, Splitting.FromPredicate(piece.Text, CharClass.IsWhitespace), SplitBehavior.Removed, output);
 }
 
-/// <summary>Word runs and runs of other non-space characters (\w+|[^\w\s]+).</summary>
+/// <summary>Word runs and runs of other non-space characters (\w+|[^\w\s]+ with Oniguruma's classes); whitespace is dropped.</summary>
 internal sealed class WhitespacePreTokenizer : IPreTokenizer
 {
-    private static readonly UnicodeRegex Regex = new(@"\w+|[^\w\s]+");
-
-    public void PreTokenize(Piece piece, List<Piece> output) =>
-        Splitting.Split(piece, Splitting.Invert(Splitting.FromMatches(piece.Text, Regex.Matches(piece.Text))), SplitBehavior.Removed, output);
+    public void PreTokenize(Piece piece, List<Piece> output)
+    {
+        string text = piece.Text;
+        var runs = new List<(int Start, int End)>();
+        int runStart = -1, runKind = 0;
+        for (int i = 0; i < text.Length;)
+        {
+            int cp = CodePoint.At(text, i, out int width);
+            int kind = CharClass.IsWhitespace(cp) ? 0 : WordClass.IsWord(cp) ? 1 : 2;
+            if (kind != runKind)
+            {
+                if (runKind != 0)
+                    runs.Add((runStart, i));
+                runStart = i;
+                runKind = kind;
+            }
+            i += width;
+        }
+        if (runKind != 0)
+            runs.Add((runStart, text.Length));
+        Splitting.Split(piece, Splitting.Invert(Splitting.FromMatches(text, runs)), SplitBehavior.Removed, output);
+    }
 }
 
 /// <summary>BERT's pre-tokenizer: split on whitespace (removed), then every punctuation character on its own.</summary>
