@@ -212,7 +212,4 @@ internal sealed class HuggingFaceTextTokenizer : TextTokenizerBase
             return new[] { b };
         return _byteLevel ? ByteLevelAlphabet.ToBytes(token) : Encoding.UTF8.GetBytes(token);
     }
-
-    /// <summary>ByteFallback writes one U+FFFD per byte of an unfinished character; the byte-level decoder writes one.</summary>
-    protected override int ReplacementsForIncompleteTail(int tailBytes) => _byteFallback && !_byteLevel ? tailBytes : 1;
 }

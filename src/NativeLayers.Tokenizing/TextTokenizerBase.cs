@@ -3,8 +3,6 @@ namespace NativeLayers.Tokenizing;
 /// <summary>What every tokenizer shares: the default Encode overload and continuation decoding.</summary>
 internal abstract class TextTokenizerBase : ITextTokenizer
 {
-    private const char ReplacementChar = '\uFFFD';
-
     public abstract string Description { get; }
     public abstract int VocabSize { get; }
     public abstract int? BosId { get; }
@@ -41,22 +39,23 @@ internal abstract class TextTokenizerBase : ITextTokenizer
         return after[common..];
     }
 
-    /// <summary>Decode, minus the replacement character an unfinished multi-byte character at the end decodes to.</summary>
+    /// <summary>
+    /// Decode of the ids without the trailing tokens that hold an unfinished multi-byte character, which decoders
+    /// write as U+FFFD (ByteFallback even turns the whole run of byte tokens into U+FFFD until the character is complete).
+    /// </summary>
     private string StableText(IReadOnlyList<int> ids)
     {
-        string text = Decode(ids);
         int tailBytes = IncompleteTailBytes(ids);
         if (tailBytes == 0)
-            return text;
-        int replacements = Math.Min(ReplacementsForIncompleteTail(tailBytes), text.Length);
-        int cut = 0;
-        while (cut < replacements && text[text.Length - 1 - cut] == ReplacementChar)
-            cut++;
-        return text[..^cut];
+            return Decode(ids);
+        int drop = 0, covered = 0;
+        while (covered < tailBytes && drop < ids.Count)
+        {
+            covered += TokenBytes(ids[ids.Count - 1 - drop]).Length;
+            drop++;
+        }
+        return Decode(ids.Take(ids.Count - drop).ToList());
     }
-
-    /// <summary>How many U+FFFD the decoder writes for an unfinished character of that many bytes at the end.</summary>
-    protected virtual int ReplacementsForIncompleteTail(int tailBytes) => 1;
 
     /// <summary>The number of bytes of an unfinished UTF-8 character at the end of the ids' bytes (0 when none).</summary>
     private int IncompleteTailBytes(IReadOnlyList<int> ids)

@@ -145,6 +145,31 @@ public class HuggingFaceReferenceTests(ITestOutputHelper output)
         Assert.True(mismatch is null, $"{key}: {mismatch}");
     }
 
+    /// <summary>
+    /// Streaming: DecodeContinuation token by token, concatenated, gives Decode of all the ids. Not for WordPiece,
+    /// whose clean-up rewrites text already given out (" ' " becomes "'" once the next piece arrives); BERT models do not generate.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void DecodeContinuation_TokenByToken_GivesDecode(string source, string name, int index)
+    {
+        Assert.False(name == MissingShared, $"{ReferenceRoot} does not exist.");
+        if (source != "shared")
+            return;
+        var tok = Tokenizer(name);
+        if (tok.Pipeline.Model is Pipeline.WordPieceModel)
+            return;
+        int[] ids = TestData.Ids(TestData.ReadJson(CaseFile(source, name)).GetProperty("cases")[index].GetProperty("ids"));
+        var prefix = new List<int>();
+        string streamed = "";
+        foreach (int id in ids)
+        {
+            streamed += tok.DecodeContinuation(prefix, [id]);
+            prefix.Add(id);
+        }
+        Assert.Equal(tok.Decode(ids), streamed);
+    }
+
     [Fact]
     public void ExactCounts_PerTokenizer()
     {
