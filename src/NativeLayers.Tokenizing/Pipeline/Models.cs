@@ -36,6 +36,9 @@ internal sealed class BpeModel : ITokenModel
     private readonly int[] _byteIds = new int[256];
     private readonly Dictionary<string, int[]> _cache = new(StringComparer.Ordinal);
 
+    /// <summary>Words longer than this are not cached (files without a pre-tokenizer give whole texts as one word).</summary>
+    private const int MaxCachedLength = 256;
+
     public BpeModel(Dictionary<string, int> vocab, List<(string A, string B)> merges, string? unkToken, string? prefix, string? suffix,
         bool fuseUnk, bool byteFallback, bool ignoreMerges)
     {
@@ -88,6 +91,11 @@ internal sealed class BpeModel : ITokenModel
         if (_ignoreMerges && _vocab.TryGetValue(piece, out int whole))
         {
             ids.Add(whole);
+            return;
+        }
+        if (piece.Length > MaxCachedLength)
+        {
+            ids.AddRange(MergeWord(piece));
             return;
         }
         int[] result;
