@@ -70,8 +70,8 @@ public class HuggingFaceReferenceTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// A variant golden's tokenizer: the base folder's tokenizer.json with the recorded top-level fields replaced and
-    /// added tokens appended, loaded without tokenizer_config.json (as the oracle loads it).
+    /// A variant golden's tokenizer: the base folder's tokenizer.json with the recorded top-level ("set") and model
+    /// ("set_model") fields replaced and added tokens appended, loaded without tokenizer_config.json (as the oracle loads it).
     /// </summary>
     private static HuggingFaceTextTokenizer VariantTokenizer(JsonElement variant)
     {
@@ -86,6 +86,11 @@ public class HuggingFaceReferenceTests(ITestOutputHelper output)
             {
                 foreach (var field in set.EnumerateObject())
                     json[field.Name] = JsonNode.Parse(field.Value.GetRawText());
+            }
+            if (variant.TryGetProperty("set_model", out var setModel))
+            {
+                foreach (var field in setModel.EnumerateObject())
+                    json["model"]![field.Name] = JsonNode.Parse(field.Value.GetRawText());
             }
             if (variant.TryGetProperty("added", out var added))
             {

@@ -18,8 +18,15 @@ async function main() {
   const pkg = require('tokenizers/package.json');
   for (const name of fs.readdirSync(root).sort()) {
     const file = path.join(root, name, 'tokenizer.json');
-    if (!fs.existsSync(file) || !fs.existsSync(path.join(root, name, 'reference.json'))) continue;
-    const tok = Tokenizer.fromFile(file);
+    if (!fs.existsSync(path.join(root, name, 'reference.json'))) continue;
+    let tok;
+    if (fs.existsSync(file)) {
+      tok = Tokenizer.fromFile(file);
+    } else if (fs.existsSync(path.join(root, name, 'vocab.txt'))) {
+      tok = fromVocabTxt(path.join(root, name));
+    } else {
+      continue;
+    }
     tok.disablePadding();
     tok.disableTruncation();
     const cases = [];
@@ -56,9 +63,41 @@ async function main() {
   }
 }
 
+// A BERT vocab.txt as transformers' BertTokenizerFast turns it into a tokenizer.json (do_lower_case from tokenizer_config.json).
+function fromVocabTxt(dir) {
+  const os = require('os');
+  const lines = fs.readFileSync(path.join(dir, 'vocab.txt'), 'utf8').split('\n').map(l => l.replace(/\r$/, ''));
+  if (lines.length && lines[lines.length - 1] === '') lines.pop();
+  const vocab = {};
+  lines.forEach((token, id) => { if (!(token in vocab)) vocab[token] = id; });
+  const configFile = path.join(dir, 'tokenizer_config.json');
+  const config = fs.existsSync(configFile) ? JSON.parse(fs.readFileSync(configFile, 'utf8')) : {};
+  const lower = config.do_lower_case !== undefined ? config.do_lower_case : true;
+  const added = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'].filter(t => t in vocab).sort((a, b) => vocab[a] - vocab[b])
+    .map(t => ({ id: vocab[t], content: t, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }));
+  const json = {
+    version: '1.0', truncation: null, padding: null, added_tokens: added,
+    normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: config.tokenize_chinese_chars !== false, strip_accents: config.strip_accents ?? null, lowercase: lower },
+    pre_tokenizer: { type: 'BertPreTokenizer' },
+    post_processor: { type: 'TemplateProcessing',
+      single: [{ SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } }],
+      pair: [{ SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } }, { SpecialToken: { id: '[SEP]', type_id: 1 } }],
+      special_tokens: { '[CLS]': { id: '[CLS]', ids: [vocab['[CLS]']], tokens: ['[CLS]'] }, '[SEP]': { id: '[SEP]', ids: [vocab['[SEP]']], tokens: ['[SEP]'] } } },
+    decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
+    model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab },
+  };
+  const tmp = path.join(os.tmpdir(), `vocab-txt-${process.pid}.json`);
+  fs.writeFileSync(tmp, JSON.stringify(json));
+  const tok = Tokenizer.fromFile(tmp);
+  fs.unlinkSync(tmp);
+  return tok;
+}
+
 function applyVariant(json, variant) {
   for (const [key, value] of Object.entries(variant.set || {})) json[key] = value;
+  for (const [key, value] of Object.entries(variant.set_model || {})) json.model[key] = value;
   for (const token of variant.added || []) json.added_tokens.push(token);
 }
 
-main().catch(e => { console.error(e.message); process.exit(1); });
+if (require.main === module) main().catch(e => { console.error(e.message); process.exit(1); });
+module.exports = { fromVocabTxt };
