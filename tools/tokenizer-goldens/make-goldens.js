@@ -9,35 +9,38 @@ const fs = require('fs');
 const path = require('path');
 const { Tokenizer } = require('tokenizers');
 
-const texts = require('./edge-texts.json');
+// Each text set gives one golden per tokenizer: Goldens/<name>.json (edge texts) and Goldens/<name>.fuzz.json.
+const textSets = [['', require('./edge-texts.json')], ['.fuzz', require('./fuzz-texts.json')]];
 
 async function main() {
   const [root, outDir] = process.argv.slice(2);
   if (!root || !outDir) throw new Error('usage: make-goldens.js SHARED_TOKENIZERS_DIR OUTPUT_DIR');
   fs.mkdirSync(outDir, { recursive: true });
   const pkg = require('tokenizers/package.json');
-  for (const name of fs.readdirSync(root).sort()) {
-    const file = path.join(root, name, 'tokenizer.json');
-    if (!fs.existsSync(path.join(root, name, 'reference.json'))) continue;
-    let tok;
-    if (fs.existsSync(file)) {
-      tok = Tokenizer.fromFile(file);
-    } else if (fs.existsSync(path.join(root, name, 'vocab.txt'))) {
-      tok = fromVocabTxt(path.join(root, name));
-    } else {
-      continue;
+  for (const [suffix, texts] of textSets) {
+    for (const name of fs.readdirSync(root).sort()) {
+      const file = path.join(root, name, 'tokenizer.json');
+      if (!fs.existsSync(path.join(root, name, 'reference.json'))) continue;
+      let tok;
+      if (fs.existsSync(file)) {
+        tok = Tokenizer.fromFile(file);
+      } else if (fs.existsSync(path.join(root, name, 'vocab.txt'))) {
+        tok = fromVocabTxt(path.join(root, name));
+      } else {
+        continue;
+      }
+      tok.disablePadding();
+      tok.disableTruncation();
+      const cases = [];
+      for (const text of texts) {
+        const enc = await tok.encode(text, null, { addSpecialTokens: true });
+        const ids = enc.getIds();
+        cases.push({ tokenizer: name, text, ids, tokens: enc.getTokens(), decoded: await tok.decode(ids, false), decoded_skip_special: await tok.decode(ids, true) });
+      }
+      const out = { tokenizer: name, oracle: `huggingface tokenizers ${pkg.version} (npm package tokenizers)`, generator: 'tools/tokenizer-goldens/make-goldens.js', cases };
+      fs.writeFileSync(path.join(outDir, name + suffix + '.json'), JSON.stringify(out, null, 1) + '\n');
+      console.log(`${name}${suffix}: ${cases.length} cases`);
     }
-    tok.disablePadding();
-    tok.disableTruncation();
-    const cases = [];
-    for (const text of texts) {
-      const enc = await tok.encode(text, null, { addSpecialTokens: true });
-      const ids = enc.getIds();
-      cases.push({ tokenizer: name, text, ids, tokens: enc.getTokens(), decoded: await tok.decode(ids, false), decoded_skip_special: await tok.decode(ids, true) });
-    }
-    const out = { tokenizer: name, oracle: `huggingface tokenizers ${pkg.version} (npm package tokenizers)`, generator: 'tools/tokenizer-goldens/make-goldens.js', cases };
-    fs.writeFileSync(path.join(outDir, name + '.json'), JSON.stringify(out, null, 1) + '\n');
-    console.log(`${name}: ${cases.length} cases`);
   }
   // Variants: a real file with some top-level fields replaced and added tokens appended, to reach the pipeline steps
   // that the real files do not use. The golden records the change so that the test builds the same tokenizer.json.
@@ -52,7 +55,7 @@ async function main() {
     tok.disablePadding();
     tok.disableTruncation();
     const cases = [];
-    for (const text of texts) {
+    for (const text of textSets[0][1]) {
       const enc = await tok.encode(text, null, { addSpecialTokens: true });
       const ids = enc.getIds();
       cases.push({ tokenizer: variant.base, text, ids, tokens: enc.getTokens(), decoded: await tok.decode(ids, false), decoded_skip_special: await tok.decode(ids, true) });
