@@ -49,24 +49,6 @@ internal sealed class TokenizerJson
         return result;
     }
 
-    /// <summary>added_tokens: content, id and whether the token is special.</summary>
-    public List<(string Content, int Id, bool Special)> AddedTokens()
-    {
-        var result = new List<(string, int, bool)>();
-        if (JsonFile.Optional(Root, "added_tokens") is not { } added)
-            return result;
-        if (added.ValueKind != JsonValueKind.Array)
-            throw Problem("added_tokens must be an array");
-        foreach (var token in added.EnumerateArray())
-        {
-            string content = JsonFile.Optional(token, "content") is { } c ? String(c, "added_tokens[].content") : throw Problem("an entry of added_tokens has no \"content\"");
-            int id = JsonFile.Optional(token, "id") is { } i ? Id(i, $"the id of added token \"{content}\"") : throw Problem($"added token \"{content}\" has no \"id\"");
-            bool special = JsonFile.Optional(token, "special") is { ValueKind: JsonValueKind.True };
-            result.Add((content, id, special));
-        }
-        return result;
-    }
-
     /// <summary>The value's "type" field ("ByteLevel", "Sequence", ...), or null.</summary>
     public string? TypeOf(JsonElement? element) =>
         element is { } e && JsonFile.Optional(e, "type") is { } type ? String(type, "type") : null;

@@ -3,8 +3,6 @@ namespace NativeLayers.Tokenizing;
 /// <summary>Checks whether a byte sequence stops in the middle of a UTF-8 encoded character.</summary>
 internal static class Utf8Tail
 {
-    public static bool IsIncomplete(IReadOnlyList<byte> bytes) => IncompleteLength(bytes) > 0;
-
     /// <summary>How many bytes at the end belong to a character that is not finished (0 when the text ends cleanly).</summary>
     public static int IncompleteLength(IReadOnlyList<byte> bytes)
     {

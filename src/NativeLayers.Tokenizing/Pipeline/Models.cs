@@ -245,8 +245,6 @@ internal sealed class WordPieceModel : ITokenModel
 
     public int Size { get; }
 
-    public string Prefix => _prefix;
-
     public int? TokenToId(string token) => _vocab.TryGetValue(token, out int id) ? id : null;
 
     public string? IdToToken(int id) => id >= 0 && id < _tokens.Length ? _tokens[id] : null;

@@ -1,4 +1,3 @@
-using System.Text;
 using NativeLayers.Tokenizing.Unicode;
 
 namespace NativeLayers.Tokenizing.Pipeline;
@@ -152,9 +151,4 @@ internal sealed class MetaspacePreTokenizer(char replacement, PrependScheme sche
         else if (text.Length > 0)
             output.Add(piece);
     }
-}
-
-internal static class StringBuilderExtensions
-{
-    public static StringBuilder AppendRune(this StringBuilder sb, Rune rune) => sb.Append(rune.ToString());
 }
