@@ -3,8 +3,6 @@ namespace NativeLayers.Tokenizing;
 /// <summary>What every tokenizer shares: the default Encode overload and continuation decoding.</summary>
 internal abstract class TextTokenizerBase : ITextTokenizer
 {
-    private const char ReplacementChar = '\uFFFD';
-
     public abstract string Description { get; }
     public abstract int VocabSize { get; }
     public abstract int? BosId { get; }
@@ -41,18 +39,30 @@ internal abstract class TextTokenizerBase : ITextTokenizer
         return after[common..];
     }
 
-    /// <summary>Decode, minus the replacement character an unfinished multi-byte character at the end decodes to.</summary>
+    /// <summary>
+    /// Decode of the ids without the trailing tokens that hold an unfinished multi-byte character, which decoders
+    /// write as U+FFFD (ByteFallback even turns the whole run of byte tokens into U+FFFD until the character is complete).
+    /// </summary>
     private string StableText(IReadOnlyList<int> ids)
     {
-        string text = Decode(ids);
-        return text.EndsWith(ReplacementChar) && EndsInsideCharacter(ids) ? text[..^1] : text;
+        int tailBytes = IncompleteTailBytes(ids);
+        if (tailBytes == 0)
+            return Decode(ids);
+        int drop = 0, covered = 0;
+        while (covered < tailBytes && drop < ids.Count)
+        {
+            covered += TokenBytes(ids[ids.Count - 1 - drop]).Length;
+            drop++;
+        }
+        return Decode(ids.Take(ids.Count - drop).ToList());
     }
 
-    private bool EndsInsideCharacter(IReadOnlyList<int> ids)
+    /// <summary>The number of bytes of an unfinished UTF-8 character at the end of the ids' bytes (0 when none).</summary>
+    private int IncompleteTailBytes(IReadOnlyList<int> ids)
     {
         var tail = new List<byte>(8);
         for (int i = ids.Count - 1; i >= 0 && tail.Count < 4; i--)
             tail.InsertRange(0, TokenBytes(ids[i]).ToArray());
-        return Utf8Tail.IsIncomplete(tail);
+        return Utf8Tail.IncompleteLength(tail);
     }
 }

@@ -17,14 +17,17 @@ internal sealed class TokenizerJson
             : throw Problem("no \"model\" object");
         ModelType = JsonFile.Optional(Model, "type") is { } type
             ? String(type, "model.type")
-            : JsonFile.Optional(Model, "merges") is not null ? "BPE" : "(none)";
+            : JsonFile.Optional(Model, "merges") is not null ? "BPE"
+            : JsonFile.Optional(Model, "vocab") is { ValueKind: JsonValueKind.Array } ? "Unigram"
+            : JsonFile.Optional(Model, "max_input_chars_per_word") is not null ? "WordPiece"
+            : "(none)";
     }
 
     public string FilePath { get; }
     public JsonElement Root { get; }
     public JsonElement Model { get; }
 
-    /// <summary>"BPE", "WordPiece", "Unigram", ...; older files without a type but with merges count as BPE.</summary>
+    /// <summary>"BPE", "WordPiece", "Unigram", ...; older files without a type are recognised by their fields (merges: BPE, a vocab list: Unigram, max_input_chars_per_word: WordPiece).</summary>
     public string ModelType { get; }
 
     public static TokenizerJson Read(string modelDirectory)
@@ -43,24 +46,6 @@ internal sealed class TokenizerJson
         var result = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var entry in vocab.EnumerateObject())
             result[entry.Name] = Id(entry.Value, $"model.vocab[\"{entry.Name}\"]");
-        return result;
-    }
-
-    /// <summary>added_tokens: content, id and whether the token is special.</summary>
-    public List<(string Content, int Id, bool Special)> AddedTokens()
-    {
-        var result = new List<(string, int, bool)>();
-        if (JsonFile.Optional(Root, "added_tokens") is not { } added)
-            return result;
-        if (added.ValueKind != JsonValueKind.Array)
-            throw Problem("added_tokens must be an array");
-        foreach (var token in added.EnumerateArray())
-        {
-            string content = JsonFile.Optional(token, "content") is { } c ? String(c, "added_tokens[].content") : throw Problem("an entry of added_tokens has no \"content\"");
-            int id = JsonFile.Optional(token, "id") is { } i ? Id(i, $"the id of added token \"{content}\"") : throw Problem($"added token \"{content}\" has no \"id\"");
-            bool special = JsonFile.Optional(token, "special") is { ValueKind: JsonValueKind.True };
-            result.Add((content, id, special));
-        }
         return result;
     }
 

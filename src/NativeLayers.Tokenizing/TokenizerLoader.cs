@@ -11,12 +11,12 @@ public static class TokenizerLoader
         ArgumentNullException.ThrowIfNull(modelDirectory);
         return File.Exists(Path.Combine(modelDirectory, SentencePieceTextTokenizer.FileName))
             || File.Exists(Path.Combine(modelDirectory, TokenizerJson.FileName))
-            || File.Exists(Path.Combine(modelDirectory, WordPieceTextTokenizer.VocabFileName));
+            || File.Exists(Path.Combine(modelDirectory, HuggingFaceTextTokenizer.VocabTxtFileName));
     }
 
     /// <summary>
-    /// Loads, in this order of preference: a SentencePiece tokenizer.model, a Hugging Face tokenizer.json (byte-level
-    /// BPE or WordPiece), a BERT vocab.txt. Settings come from tokenizer_config.json when the folder has one.
+    /// Loads, in this order of preference: a SentencePiece tokenizer.model, a Hugging Face tokenizer.json (BPE,
+    /// WordPiece or Unigram, with its normalizer, pre-tokenizer, post-processor and decoder), a BERT vocab.txt. Settings come from tokenizer_config.json when the folder has one.
     /// </summary>
     /// <exception cref="ModelFileException">The folder or its tokenizer files are missing, unreadable or unsupported.</exception>
     public static ITextTokenizer Load(string modelDirectory)
@@ -26,7 +26,7 @@ public static class TokenizerLoader
             throw new ModelFileException(modelDirectory, "folder not found");
         if (!HasTokenizer(modelDirectory))
             throw new ModelFileException(modelDirectory,
-                $"no {SentencePieceTextTokenizer.FileName}, {TokenizerJson.FileName} or {WordPieceTextTokenizer.VocabFileName} in this folder, so there is no tokenizer to load");
+                $"no {SentencePieceTextTokenizer.FileName}, {TokenizerJson.FileName} or {HuggingFaceTextTokenizer.VocabTxtFileName} in this folder, so there is no tokenizer to load");
 
         var config = TokenizerConfig.Read(modelDirectory);
         if (File.Exists(Path.Combine(modelDirectory, SentencePieceTextTokenizer.FileName)))
@@ -34,13 +34,8 @@ public static class TokenizerLoader
         if (File.Exists(Path.Combine(modelDirectory, TokenizerJson.FileName)))
         {
             var json = TokenizerJson.Read(modelDirectory);
-            return json.ModelType switch
-            {
-                "BPE" => ByteLevelBpeTextTokenizer.FromTokenizerJson(json, config),
-                "WordPiece" => WordPieceTextTokenizer.FromTokenizerJson(json, config),
-                var type => throw json.Problem($"tokenizer model type \"{type}\" is not supported (supported: byte-level BPE, WordPiece)"),
-            };
+            return HuggingFaceTextTokenizer.FromTokenizerJson(json, config);
         }
-        return WordPieceTextTokenizer.FromVocabTxt(modelDirectory, config);
+        return HuggingFaceTextTokenizer.FromVocabTxt(modelDirectory, config);
     }
 }

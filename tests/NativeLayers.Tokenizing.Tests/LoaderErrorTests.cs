@@ -76,7 +76,9 @@ public class LoaderErrorTests
     [Theory]
     [InlineData("[1, 2, 3]", "top level")]
     [InlineData("{ \"version\": \"1.0\" }", "no \"model\" object")]
-    [InlineData("{ \"model\": { \"type\": \"Unigram\", \"vocab\": [] } }", "model type \"Unigram\" is not supported")]
+    [InlineData("{ \"model\": { \"type\": \"Unigram\", \"vocab\": [] } }", "the Unigram vocabulary is empty")]
+    [InlineData("{ \"model\": { \"type\": \"Unigram\", \"vocab\": [[\"a\"]] } }", "model.vocab entry 0 is not a [piece, score] pair")]
+    [InlineData("{ \"model\": { \"type\": \"Unigram\", \"unk_id\": 5, \"vocab\": [[\"a\", -1.0]] } }", "unk_id 5 is outside the vocabulary")]
     [InlineData("{ \"model\": { \"type\": \"WordLevel\", \"vocab\": {} } }", "model type \"WordLevel\" is not supported")]
     [InlineData("{ \"model\": { \"vocab\": {} } }", "model type \"(none)\" is not supported")]
     public void UnsupportedTokenizerJson(string text, string problemPart)
@@ -87,13 +89,28 @@ public class LoaderErrorTests
     }
 
     [Fact]
-    public void SentencePieceStyleBpeTokenizerJson_IsRejected()
+    public void UnknownPreTokenizer_IsRejected()
     {
         var json = TokenizerJsonMappingTests.Llama3Style();
-        json["pre_tokenizer"] = new JsonObject { ["type"] = "Metaspace", ["replacement"] = "▁" };
+        json["pre_tokenizer"] = new JsonObject { ["type"] = "NoSuchSplitter" };
         using var folder = new TempFolder();
         folder.Write("tokenizer.json", json.ToJsonString());
-        LoadFails(folder, "tokenizer.json", "pre_tokenizer Metaspace is not supported");
+        LoadFails(folder, "tokenizer.json", "pre_tokenizer NoSuchSplitter is not supported");
+    }
+
+    [Theory]
+    [InlineData("decoder", "{ \"type\": \"CTC\" }", "decoder \"CTC\" is not supported")]
+    [InlineData("post_processor", "{ \"type\": \"Nope\" }", "post_processor \"Nope\" is not supported")]
+    [InlineData("normalizer", "{ \"type\": \"Precompiled\", \"precompiled_charsmap\": \"AAAA\" }", "unusable precompiled_charsmap")]
+    [InlineData("pre_tokenizer", "{ \"type\": \"Split\", \"pattern\": { \"String\": \" \" }, \"behavior\": \"Sideways\" }", "behavior \"Sideways\" is not one of")]
+    [InlineData("pre_tokenizer", "{ \"type\": \"Metaspace\", \"prepend_scheme\": \"sometimes\" }", "prepend_scheme \"sometimes\"")]
+    public void UnusablePipelineSteps(string field, string value, string problemPart)
+    {
+        var json = TokenizerJsonMappingTests.Llama3Style();
+        json[field] = JsonNode.Parse(value);
+        using var folder = new TempFolder();
+        folder.Write("tokenizer.json", json.ToJsonString());
+        LoadFails(folder, "tokenizer.json", problemPart);
     }
 
     [Theory]
@@ -126,10 +143,10 @@ public class LoaderErrorTests
     public void UnsupportedNormalizer()
     {
         var json = TokenizerJsonMappingTests.Llama3Style();
-        json["normalizer"] = new JsonObject { ["type"] = "Lowercase" };
+        json["normalizer"] = new JsonObject { ["type"] = "Transliterate" };
         using var folder = new TempFolder();
         folder.Write("tokenizer.json", json.ToJsonString());
-        LoadFails(folder, "tokenizer.json", "normalizer \"Lowercase\" is not supported");
+        LoadFails(folder, "tokenizer.json", "normalizer \"Transliterate\" is not supported");
     }
 
     [Theory]
