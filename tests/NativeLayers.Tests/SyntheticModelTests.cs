@@ -68,6 +68,23 @@ public class SyntheticModelTests
     }
 
     [Fact]
+    public void Qwen3FoldersLoadWithEveryTensorUsedAndRunAlikeOnBothBackends()
+    {
+        var spec = ModelSpec.Preset("qwen3-tiny");
+        using var folder = new TempFolder();
+        ModelGenerator.Generate(folder.Path, spec, DType.BF16, seed: 3);
+        using var cpu = Transformer.Load(folder.Path); // strict: every generated tensor must be bound
+        using var gpu = TestDevices.Load(folder.Path, TestDevices.IlgpuCpu);
+        Assert.Equal((32, true, Runtime.Models.QkNorm.PerHead), (cpu.Config.HeadDim, cpu.Config.TieWordEmbeddings, cpu.Spec.QkNorm));
+        int[][] batch = [RandomIds(new Random(1), 9, spec.Vocab), RandomIds(new Random(2), 4, spec.Vocab)];
+        var expected = cpu.Forward(batch);
+        var actual = gpu.Forward(batch);
+        for (int slot = 0; slot <= spec.Layers; slot++)
+            SharedData.AssertClose(expected.Residual.Slot(slot), actual.Residual.Slot(slot), $"slot {slot}");
+        SharedData.AssertClose(expected.Logits, actual.Logits, "logits");
+    }
+
+    [Fact]
     public void Gpt2FolderHasTheHuggingFaceNamesAndConv1DLayouts()
     {
         var spec = ModelSpec.Preset("gpt2-tiny") with { Activation = "solu_ln" };

@@ -49,7 +49,7 @@ public static class ModelGenerator
     {
         w.WriteString("model_type", spec.ModelType);
         w.WriteStartArray("architectures");
-        w.WriteStringValue(spec.ModelType switch { "gpt2" => "GPT2LMHeadModel", "gpt_neox" => "GPTNeoXForCausalLM", _ => "LlamaForCausalLM" });
+        w.WriteStringValue(spec.ModelType switch { "gpt2" => "GPT2LMHeadModel", "gpt_neox" => "GPTNeoXForCausalLM", "qwen3" => "Qwen3ForCausalLM", _ => "LlamaForCausalLM" });
         w.WriteEndArray();
         w.WriteNumber("vocab_size", spec.Vocab);
         switch (spec.ModelType)
@@ -90,6 +90,7 @@ public static class ModelGenerator
                 w.WriteNumber("rms_norm_eps", spec.NormEps);
                 w.WriteNumber("rope_theta", spec.RopeTheta);
                 w.WriteBoolean("attention_bias", false);
+                if (spec.ExplicitHeadDim is { } headDim) w.WriteNumber("head_dim", headDim);
                 break;
         }
         w.WriteBoolean("tie_word_embeddings", spec.TiedHead);

@@ -20,11 +20,12 @@ public enum TensorRole { Embedding, Matrix, Head, Norm, Bias }
 /// <summary>
 /// The shape of a decoder model in one of three Hugging Face layouts: <c>llama</c> (RMSNorm, SiLU gated MLP, untied
 /// lm_head), <c>gpt2</c> (GPT2LMHeadModel: learned positions, LayerNorm, Conv1D, tied head) and <c>gpt_neox</c>
-/// (GPTNeoXForCausalLM / Pythia: partial rotary, interleaved fused qkv, parallel or sequential residual, untied embed_out).
+/// (GPTNeoXForCausalLM / Pythia: partial rotary, interleaved fused qkv, parallel or sequential residual, untied embed_out),
+/// and <c>qwen3</c> (the Llama layout with an explicit head_dim, per-head q/k RMSNorms and a tied head).
 /// </summary>
 public sealed record ModelSpec
 {
-    public static readonly IReadOnlyList<string> ModelTypes = ["llama", "gpt2", "gpt_neox"];
+    public static readonly IReadOnlyList<string> ModelTypes = ["llama", "gpt2", "gpt_neox", "qwen3"];
 
     /// <summary>Activation names the runtime's config reader accepts (config.json spelling).</summary>
     public static readonly IReadOnlyList<string> ActivationNames = ["silu", "gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "relu", "solu_ln"];
@@ -46,16 +47,18 @@ public sealed record ModelSpec
     public double RotaryPct { get; init; } = 1.0;
     /// <summary>gpt_neox only: use_parallel_residual (false = sequential pre-LN blocks).</summary>
     public bool ParallelResidual { get; init; } = true;
+    /// <summary>qwen3 only: head_dim when it is not hidden / heads.</summary>
+    public int? ExplicitHeadDim { get; init; }
 
-    public int HeadDim => Hidden / Heads;
+    public int HeadDim => ExplicitHeadDim ?? Hidden / Heads;
     public int RotaryDim => ModelType switch { "gpt2" => 0, "gpt_neox" => (int)(HeadDim * RotaryPct), _ => HeadDim };
-    public bool TiedHead => ModelType == "gpt2";
+    public bool TiedHead => ModelType is "gpt2" or "qwen3";
     public string DefaultActivation => ModelType switch { "gpt2" => "gelu_new", "gpt_neox" => "gelu", _ => "silu" };
     public string ActivationName => Activation ?? DefaultActivation;
     public int BosTokenId => ModelType switch { "gpt2" => Vocab - 1, "gpt_neox" => 0, _ => 1 };
     public int EosTokenId => ModelType switch { "gpt2" => Vocab - 1, "gpt_neox" => 0, _ => 2 };
 
-    public static IReadOnlyList<string> PresetNames { get; } = ["tiny", "llama-768", "llama-1b", "gpt2-tiny", "gpt2-small", "neox-tiny", "pythia-160m"];
+    public static IReadOnlyList<string> PresetNames { get; } = ["tiny", "llama-768", "llama-1b", "gpt2-tiny", "gpt2-small", "neox-tiny", "pythia-160m", "qwen3-tiny", "qwen3-0.6b"];
 
     public static ModelSpec Preset(string name) => name switch
     {
@@ -69,6 +72,9 @@ public sealed record ModelSpec
         "neox-tiny" => Neox(hidden: 64, layers: 2, heads: 4, intermediate: 256, vocab: 352, positions: 256),
         // EleutherAI/pythia-160m.
         "pythia-160m" => Neox(hidden: 768, layers: 12, heads: 12, intermediate: 3072, vocab: 50304, positions: 2048),
+        "qwen3-tiny" => new() { ModelType = "qwen3", Hidden = 64, Layers = 2, Heads = 4, KvHeads = 2, ExplicitHeadDim = 32, Intermediate = 160, Vocab = 320, MaxPositions = 512, RopeTheta = 1e6, NormEps = 1e-6 },
+        // Qwen/Qwen3-0.6B's shape: head_dim 128 with 16 query / 8 kv heads on a 1024-wide stream, tied head.
+        "qwen3-0.6b" => new() { ModelType = "qwen3", Hidden = 1024, Layers = 28, Heads = 16, KvHeads = 8, ExplicitHeadDim = 128, Intermediate = 3072, Vocab = 151936, MaxPositions = 40960, RopeTheta = 1e6, NormEps = 1e-6 },
         _ => throw new ArgumentException($"unknown preset '{name}' (known: {string.Join(", ", PresetNames)})."),
     };
 
@@ -91,13 +97,15 @@ public sealed record ModelSpec
             throw new ArgumentException($"model type must be one of {string.Join(", ", ModelTypes)}, got '{ModelType}'.");
         if (Hidden <= 0 || Layers <= 0 || Heads <= 0 || KvHeads <= 0 || Intermediate <= 0 || Vocab <= 0 || MaxPositions <= 0)
             throw new ArgumentException("every dimension must be positive.");
-        if (Hidden % Heads != 0)
+        if (ExplicitHeadDim == null && Hidden % Heads != 0)
             throw new ArgumentException($"hidden ({Hidden}) must split into {Heads} heads.");
+        if (ExplicitHeadDim != null && ModelType != "qwen3")
+            throw new ArgumentException("an explicit head_dim is written for qwen3 only.");
         if (RotaryDim % 2 != 0 || RotaryPct is <= 0 or > 1)
             throw new ArgumentException($"the rotary part of each head ({RotaryDim} of {HeadDim} dims) must be even, with a fraction in (0, 1].");
         if (Heads % KvHeads != 0)
             throw new ArgumentException($"heads ({Heads}) must be a multiple of kv-heads ({KvHeads}).");
-        if (ModelType != "llama" && KvHeads != Heads)
+        if (ModelType is not ("llama" or "qwen3") && KvHeads != Heads)
             throw new ArgumentException($"{ModelType} has no grouped KV heads (kv-heads must equal heads).");
         if (ModelType != "gpt_neox" && (!ParallelResidual || RotaryPct != 1.0))
             throw new ArgumentException("the rotary fraction and sequential/parallel residual apply to gpt_neox only.");
@@ -112,6 +120,7 @@ public sealed record ModelSpec
     public string Id => ModelType switch
     {
         "llama" => $"llama-h{Hidden}-l{Layers}-a{Heads}-kv{KvHeads}-i{Intermediate}-v{Vocab}",
+        "qwen3" => $"qwen3-h{Hidden}-l{Layers}-a{Heads}-kv{KvHeads}-hd{HeadDim}-i{Intermediate}-v{Vocab}",
         "gpt2" => $"gpt2-h{Hidden}-l{Layers}-a{Heads}-i{Intermediate}-v{Vocab}-p{MaxPositions}",
         _ => $"gpt_neox-h{Hidden}-l{Layers}-a{Heads}-i{Intermediate}-v{Vocab}-r{RotaryDim}{(ParallelResidual ? "" : "-seq")}",
     } + (Activation is null || Activation == DefaultActivation ? "" : "-" + Activation);
@@ -136,13 +145,18 @@ public sealed record ModelSpec
             yield return new(p + "self_attn.k_proj.weight", [kv, d], TensorRole.Matrix);
             yield return new(p + "self_attn.v_proj.weight", [kv, d], TensorRole.Matrix);
             yield return new(p + "self_attn.o_proj.weight", [d, q], TensorRole.Matrix);
+            if (ModelType == "qwen3")
+            {
+                yield return new(p + "self_attn.q_norm.weight", [HeadDim], TensorRole.Norm);
+                yield return new(p + "self_attn.k_norm.weight", [HeadDim], TensorRole.Norm);
+            }
             yield return new(p + "post_attention_layernorm.weight", [d], TensorRole.Norm);
             yield return new(p + "mlp.gate_proj.weight", [inter, d], TensorRole.Matrix);
             yield return new(p + "mlp.up_proj.weight", [inter, d], TensorRole.Matrix);
             yield return new(p + "mlp.down_proj.weight", [d, inter], TensorRole.Matrix);
         }
         yield return new("model.norm.weight", [d], TensorRole.Norm);
-        yield return new("lm_head.weight", [Vocab, d], TensorRole.Head);
+        if (!TiedHead) yield return new("lm_head.weight", [Vocab, d], TensorRole.Head);
     }
 
     /// <summary>GPT2LMHeadModel: Conv1D weights [in, out], c_attn columns q | k | v; lm_head is tied to wte and not stored.</summary>

@@ -6,7 +6,7 @@ using NativeLayers.Runtime;
 
 const string Usage = """
     nl-modelgen: writes a random-weight Hugging Face model folder (config.json, generation_config.json, model.safetensors)
-    in the llama, gpt2 (GPT2LMHeadModel) or gpt_neox (GPTNeoXForCausalLM) layout.
+    in the llama, gpt2 (GPT2LMHeadModel), gpt_neox (GPTNeoXForCausalLM) or qwen3 (Qwen3ForCausalLM) layout.
 
     usage: nl-modelgen --out DIR [--preset NAME] [--dtype f32|bf16|f16] [--seed S]
                        [--hidden N] [--layers N] [--heads N] [--kv-heads N] [--intermediate N] [--vocab N]
@@ -15,6 +15,7 @@ const string Usage = """
       --preset       base shape (default tiny); the dimension options override it. Presets:
                        llama:    tiny, llama-768, llama-1b
                        gpt2:     gpt2-tiny, gpt2-small (GPT-2 124M shape, tied head)
+                       qwen3:    qwen3-tiny, qwen3-0.6b (Qwen3-0.6B shape: head_dim 128, q/k norms, tied head)
                        gpt_neox: neox-tiny, pythia-160m (Pythia-160M shape, untied embed_out)
       --dtype        weight dtype (default f32); norm weights and biases use it too
       --seed         random seed (default 0); the same seed and shape give the same file
