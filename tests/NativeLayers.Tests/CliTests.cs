@@ -150,6 +150,17 @@ public class CliTests
         Assert.Contains("tg4", output);
     }
 
+    [Fact]
+    public void WithoutModelTheBuiltInStories260kIsUsed()
+    {
+        var (code, output, err) = Run("inspect");
+        Assert.True(code == 0, err);
+        Assert.Contains("stories260k", output);
+        (code, output, err) = Run("tokenize", "--text", "Once upon a time");
+        Assert.True(code == 0, err);
+        Assert.Equal("1,403,407,261,378", output.Trim());
+    }
+
     [SkippableTheory]
     [InlineData(1, "model folder not found", "generate", "--model", "/no/such/folder", "--prompt", "x")]
     [InlineData(1, "no tokenizer", "generate", "--model", "{fixture}", "--prompt", "x")]
@@ -158,7 +169,7 @@ public class CliTests
     [InlineData(1, "exactly one of --prompt", "hidden", "--model", "{fixture}", "--out", "/tmp/never.safetensors")]
     [InlineData(1, "temperature must be", "generate", "--model", "{fixture}", "--ids", "1", "--temperature", "-1")]
     [InlineData(2, "Unrecognized", "generate", "--model", "{fixture}", "--bogus")]
-    [InlineData(2, "--model", "inspect")]
+    [InlineData(2, "--out", "hidden", "--prompt", "x")]
     public void BadInputGivesOneClearLine(int expectedCode, string expectedText, params string[] args)
     {
         var (code, _, err) = Run(args.Select(a => a.Replace("{fixture}", SharedData.Fixture("llama"))).ToArray());
