@@ -14,9 +14,12 @@ public static class CommonOptions
 {
     public static Option<string> Model() => new("--model", "-m")
     {
-        Description = "Hugging Face model folder (config.json + *.safetensors [+ tokenizer files]).",
-        Required = true,
+        Description = "Hugging Face model folder (config.json + *.safetensors [+ tokenizer files]). Default: the built-in stories260k (a 260k-parameter Llama trained on TinyStories, MIT; extracted once to ~/.cache/nativelayers).",
+        HelpName = "DIR",
     };
+
+    /// <summary>The folder of --model, or the built-in default model when it was not given.</summary>
+    public static string ModelDirectory(string? value) => value ?? DefaultModel.Directory;
 
     public static Option<int> Threads() => new Option<int>("--threads", "-t")
     {

@@ -5,7 +5,7 @@ using NativeLayers.Runtime;
 
 namespace NativeLayers.Analysis.Tests;
 
-/// <summary><see cref="LayerMetrics"/> on the stories260k model (../shared/models/stories260k).</summary>
+/// <summary><see cref="LayerMetrics"/> on the stories260k model (the repository's models/stories260k).</summary>
 public sealed class MetricsRunnerTests : IClassFixture<MetricsRunnerTests.ModelFixture>
 {
     public sealed class ModelFixture : IDisposable

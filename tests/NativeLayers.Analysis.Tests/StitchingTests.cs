@@ -5,17 +5,10 @@ using NativeLayers.Runtime;
 
 namespace NativeLayers.Analysis.Tests;
 
-/// <summary>Locates ../shared/models beside the repository (walking up to NativeLayers.sln).</summary>
+/// <summary>The repository's copy of the default model (models/stories260k), and texts for it.</summary>
 internal static class SharedModels
 {
-    public static string Stories260k { get; } = Path.Combine(Root(), "models", "stories260k");
-
-    private static string Root()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "NativeLayers.sln"))) return Path.GetFullPath(Path.Combine(dir.FullName, "..", "shared"));
-        throw new InvalidOperationException("cannot find NativeLayers.sln above " + AppContext.BaseDirectory);
-    }
+    public static string Stories260k => ReferenceData.Stories260k;
 
     public static readonly string[] Texts =
     [

@@ -3,24 +3,19 @@ using System.Text;
 
 namespace NativeLayers.Loading.Tests;
 
-/// <summary>Where the read-only reference data lives: ../shared beside the folder holding NativeLayers.sln.</summary>
+/// <summary>
+/// Where the read-only reference data lives: ../shared beside the folder holding NativeLayers.sln (a test that needs
+/// it is skipped when it is missing), except stories260k's model files, which are in the repository.
+/// </summary>
 internal static class Shared
 {
-    public static string Root { get; } = FindRoot();
+    public static string Root => ReferenceData.RequireShared();
 
-    public static string Path(params string[] parts) => System.IO.Path.Combine([Root, .. parts]);
+    public static string Path(params string[] parts) => ReferenceData.Shared(parts);
 
     public static string Golden(string fixture) => Path("fixtures", "golden", fixture);
 
-    public static string Stories => Path("models", "stories260k");
-
-    private static string FindRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
-            if (File.Exists(System.IO.Path.Combine(dir.FullName, "NativeLayers.sln")))
-                return System.IO.Path.GetFullPath(System.IO.Path.Combine(dir.FullName, "..", "shared"));
-        throw new InvalidOperationException("NativeLayers.sln not found above " + AppContext.BaseDirectory);
-    }
+    public static string Stories => ReferenceData.Stories260k;
 }
 
 /// <summary>A fresh temporary folder, deleted on dispose.</summary>

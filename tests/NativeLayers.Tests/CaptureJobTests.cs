@@ -27,7 +27,7 @@ public partial class CaptureJobTests
     private static Dictionary<string, byte[]> Shards(string dir) =>
         Directory.GetFiles(dir, "shard-*.safetensors").ToDictionary(f => Path.GetFileName(f), File.ReadAllBytes);
 
-    [Fact]
+    [SkippableFact]
     public void ResumeRedoesAShardThatNoLongerMatchesTheManifest()
     {
         var (model, prompts, plan, options) = Job();
@@ -49,7 +49,7 @@ public partial class CaptureJobTests
         Assert.Empty(Directory.GetFiles(folder.Path, "*.tmp"));
     }
 
-    [Fact]
+    [SkippableFact]
     public void ASecondWriterIsToldTheFolderIsInUse()
     {
         var (model, prompts, plan, options) = Job();
@@ -63,7 +63,7 @@ public partial class CaptureJobTests
         DatasetCapture.Run(model, prompts, plan, folder.Path, options); // the lock is gone with its holder
     }
 
-    [Theory]
+    [SkippableTheory]
     [InlineData("[null]", "shards[0] is not an object")]
     [InlineData("[{\"file\":\"shard-00000.safetensors\",\"first_prompt\":0,\"prompts\":2,\"tokens\":\"many\",\"rows\":1,\"bytes\":1,\"sha256\":\"0000000000000000000000000000000000000000000000000000000000000000\"}]", "shards[0].tokens is not a non-negative integer")]
     [InlineData("[{\"file\":\"../../etc/passwd\"}]", "is not a shard name")]
@@ -122,7 +122,7 @@ public partial class CaptureJobTests
         return path;
     }
 
-    [Fact]
+    [SkippableFact]
     public void ACaptureKilledAtRandomPointsFinishesToTheSameBytesAsAnUninterruptedOne()
     {
         using var folder = new TempFolder();
@@ -152,7 +152,7 @@ public partial class CaptureJobTests
         Assert.Empty(Directory.GetFiles(killed, "*.tmp"));
     }
 
-    [Fact]
+    [SkippableFact]
     public void AnInterruptStopsBetweenStepsWithAConsistentManifestAndSaysHowToResume()
     {
         using var folder = new TempFolder();

@@ -97,7 +97,7 @@ public sealed class CliRobustnessTests : IDisposable
         _ => throw new ArgumentException(kind),
     };
 
-    [Theory]
+    [SkippableTheory]
     [InlineData("markup", "bug")]
     [InlineData("null", "NullReferenceException")]
     [InlineData("invalid-operation", "second line")]
@@ -111,7 +111,7 @@ public sealed class CliRobustnessTests : IDisposable
         AssertOneErrorLine(code, err, "nl boom", expected);
     }
 
-    [Fact]
+    [SkippableFact]
     public void AUserErrorKeepsItsCleanMessage()
     {
         var (code, err) = RunThrowing(new ModelFileException("/data/p.txt", "prompt file not found."));
@@ -119,7 +119,7 @@ public sealed class CliRobustnessTests : IDisposable
         Assert.Equal("error: /data/p.txt: prompt file not found.", err.TrimEnd());
     }
 
-    [Fact]
+    [SkippableFact]
     public void VerboseShowsTheFullException()
     {
         var (code, err) = RunThrowing(Thrown("null"), "--verbose");
@@ -131,7 +131,7 @@ public sealed class CliRobustnessTests : IDisposable
 
     // 2. Model-derived text is escaped before it reaches Spectre markup.
 
-    [Fact]
+    [SkippableFact]
     public void InspectListsEveryTensorWithItsShape()
     {
         var (code, output, err) = CliTests.Run("inspect", "--model", Stories, "--tensors");
@@ -142,7 +142,7 @@ public sealed class CliRobustnessTests : IDisposable
 
     // 3. Prompt and data files are strict UTF-8 unless --encoding-errors replace.
 
-    [Theory]
+    [SkippableTheory]
     [InlineData("generate --model {model} -n 2 --prompts", false)]
     [InlineData("capture --model {model} --out {dir}/capture --input", false)]
     [InlineData("compare --model {model} --out {dir}/c.json --prompts", false)]
@@ -159,7 +159,7 @@ public sealed class CliRobustnessTests : IDisposable
         AssertOneErrorLine(code, err, file, $"byte offset {Array.IndexOf(bytes, (byte)0xC3)}", "--encoding-errors replace");
     }
 
-    [Theory]
+    [SkippableTheory]
     [InlineData("generate --model {model} -n 2 --prompts", false)]
     [InlineData("vector extract --model {model} --layers 1 --out {dir}/v.safetensors --pairs", true)]
     public void EncodingErrorsReplaceReadsTheFileAnyway(string command, bool pairs)
@@ -171,7 +171,7 @@ public sealed class CliRobustnessTests : IDisposable
         Assert.True(code == 0, err);
     }
 
-    [Theory]
+    [SkippableTheory]
     [InlineData("generate --model {model} -n 2 --prompts {dir}")]
     [InlineData("vector extract --model {model} --out {dir}/v.safetensors --pairs {dir}")]
     [InlineData("probe --model {model} --out {dir}/p.json --data {dir}")]
@@ -181,7 +181,7 @@ public sealed class CliRobustnessTests : IDisposable
         AssertOneErrorLine(code, err, "is a directory, not a file");
     }
 
-    [Fact]
+    [SkippableFact]
     public void TextFilesCountTheOffsetFromTheFileStartAndReplaceOnRequest()
     {
         string file = WriteBytes("bom.txt", [0xEF, 0xBB, 0xBF, .. "ok\r\nstill ok\n"u8, 0xF0, 0x9F, .. "\n"u8]);
@@ -192,7 +192,7 @@ public sealed class CliRobustnessTests : IDisposable
 
     // 4. Output paths are checked before any work, and a failure leaves no partial set.
 
-    [Fact]
+    [SkippableFact]
     public void VectorExtractRefusesAnOutputWithAnotherExtension()
     {
         var (code, output, err) = RunTemplate("vector extract --model {model} --pairs {pairs} --out {dir}/v.txt");
@@ -201,7 +201,7 @@ public sealed class CliRobustnessTests : IDisposable
         Assert.False(File.Exists(Path.Combine(_dir, "v.txt")));
     }
 
-    [Fact]
+    [SkippableFact]
     public void APlotWithAnotherExtensionIsRefusedBeforeAnythingIsWritten()
     {
         var (code, output, err) = RunTemplate("compare --model {model} --prompts {prompts} --out {dir}/c.json --plot {dir}/c.jpg");
@@ -211,7 +211,7 @@ public sealed class CliRobustnessTests : IDisposable
         Assert.False(File.Exists(Path.Combine(_dir, "c.csv")));
     }
 
-    [Fact]
+    [SkippableFact]
     public void AnOutputThatIsADirectoryIsRefusedBeforeComputing()
     {
         Directory.CreateDirectory(Path.Combine(_dir, "h.safetensors"));
@@ -221,7 +221,7 @@ public sealed class CliRobustnessTests : IDisposable
         Assert.Empty(output);
     }
 
-    [Fact]
+    [SkippableFact]
     public void AnOutputBesideTheJsonIsCheckedTooAndNothingIsWritten()
     {
         Directory.CreateDirectory(Path.Combine(_dir, "p.csv"));
@@ -231,7 +231,7 @@ public sealed class CliRobustnessTests : IDisposable
         Assert.False(File.Exists(Path.Combine(_dir, "p.json")));
     }
 
-    [Fact]
+    [SkippableFact]
     public void AFileWhereAnOutputFolderShouldBeIsAnError()
     {
         File.WriteAllText(Path.Combine(_dir, "file.txt"), "x");
@@ -240,7 +240,7 @@ public sealed class CliRobustnessTests : IDisposable
         Assert.Empty(output);
     }
 
-    [Fact]
+    [SkippableFact]
     public void MissingOutputFoldersAreCreatedForEveryOutput()
     {
         var (code, _, err) = RunTemplate("metrics --model {model} --prompts {prompts} --metrics prompt-entropy " +
@@ -251,7 +251,7 @@ public sealed class CliRobustnessTests : IDisposable
         Assert.True(File.Exists(Path.Combine(_dir, "c", "d", "m.svg")));
     }
 
-    [Fact]
+    [SkippableFact]
     public void AtomicWritersNameTheDestinationNotTheirTemporaryFile()
     {
         string folder = Path.Combine(_dir, "taken");
@@ -270,7 +270,7 @@ public sealed class CliRobustnessTests : IDisposable
 
     // 5. Numeric options are checked as they are parsed.
 
-    [Theory]
+    [SkippableTheory]
     [InlineData("--temperature", "generate --model {model} --ids 1 --temperature NaN")]
     [InlineData("--temperature", "generate --model {model} --ids 1 --temperature Infinity")]
     [InlineData("--top-p", "generate --model {model} --ids 1 --top-p 0")]

@@ -15,7 +15,7 @@ public class CliTests
         return (code, output.ToString(), error.ToString());
     }
 
-    [Theory]
+    [SkippableTheory]
     [InlineData("llama")]
     [InlineData("gemma")]
     [InlineData("phi3")]
@@ -40,7 +40,7 @@ public class CliTests
         finally { File.Delete(path); }
     }
 
-    [Fact]
+    [SkippableFact]
     public void HiddenTakesTokenTypesForBert()
     {
         using var golden = SafetensorsFile.Open(Path.Combine(SharedData.Fixture("bert"), "golden_single.safetensors"));
@@ -58,7 +58,7 @@ public class CliTests
         finally { File.Delete(path); }
     }
 
-    [Theory]
+    [SkippableTheory]
     [InlineData("gpt2")]
     [InlineData("gpt2-bare")]
     [InlineData("gpt_neox")]
@@ -71,7 +71,7 @@ public class CliTests
         Assert.Contains("parameters", output);
     }
 
-    [Fact]
+    [SkippableFact]
     public void GenerateWithIdsPrintsTheGreedyTokens()
     {
         using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(SharedData.Fixture("qwen2"), "generate.json")));
@@ -82,10 +82,10 @@ public class CliTests
         Assert.Equal(string.Join(",", expected), output.Trim());
     }
 
-    [Fact]
+    [SkippableFact]
     public void GenerateTellsTheGoldenStory()
     {
-        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(SharedData.Model("stories260k"), "golden", "greedy.json")));
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(SharedData.Golden("stories260k"), "greedy.json")));
         var first = doc.RootElement.GetProperty("cases")[0];
         var (code, output, err) = Run("generate", "--model", SharedData.Model("stories260k"), "--prompt", first.GetProperty("prompt").GetString()!,
             "--max-tokens", "64", "--show-layers");
@@ -95,10 +95,10 @@ public class CliTests
         Assert.Contains("tokens/s", err);
     }
 
-    [Fact]
+    [SkippableFact]
     public void GenerateBatchFromAPromptFile()
     {
-        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(SharedData.Model("stories260k"), "golden", "greedy.json")));
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(SharedData.Golden("stories260k"), "greedy.json")));
         var cases = doc.RootElement.GetProperty("cases").EnumerateArray().Take(3).ToArray();
         string file = Path.Combine(Path.GetTempPath(), $"nl-prompts-{Guid.NewGuid():N}.txt");
         File.WriteAllLines(file, cases.Select(c => c.GetProperty("prompt").GetString()!));
@@ -112,7 +112,7 @@ public class CliTests
         finally { File.Delete(file); }
     }
 
-    [Fact]
+    [SkippableFact]
     public void TokenizeWorksOnAFolderWithOnlyATokenizerJson()
     {
         string folder = Path.Combine(SharedData.Root, "tokenizers", "gpt2");
@@ -127,7 +127,7 @@ public class CliTests
         }
     }
 
-    [Fact]
+    [SkippableFact]
     public void TokenizeAndInspect()
     {
         var (code, output, _) = Run("tokenize", "--model", SharedData.Model("stories260k"), "--text", "Once upon a time");
@@ -140,7 +140,7 @@ public class CliTests
         Assert.Contains("SentencePiece", output);
     }
 
-    [Fact]
+    [SkippableFact]
     public void BenchPrintsPrefillAndDecodeRates()
     {
         var (code, output, err) = Run("bench", "--model", SharedData.Model("stories260k"), "--prompt-tokens", "16", "--gen-tokens", "4",
@@ -150,7 +150,18 @@ public class CliTests
         Assert.Contains("tg4", output);
     }
 
-    [Theory]
+    [Fact]
+    public void WithoutModelTheBuiltInStories260kIsUsed()
+    {
+        var (code, output, err) = Run("inspect");
+        Assert.True(code == 0, err);
+        Assert.Contains("stories260k", output);
+        (code, output, err) = Run("tokenize", "--text", "Once upon a time");
+        Assert.True(code == 0, err);
+        Assert.Equal("1,403,407,261,378", output.Trim());
+    }
+
+    [SkippableTheory]
     [InlineData(1, "model folder not found", "generate", "--model", "/no/such/folder", "--prompt", "x")]
     [InlineData(1, "no tokenizer", "generate", "--model", "{fixture}", "--prompt", "x")]
     [InlineData(1, "outside the vocabulary", "hidden", "--model", "{fixture}", "--ids", "1,100000", "--out", "/tmp/never.safetensors")]
@@ -158,7 +169,7 @@ public class CliTests
     [InlineData(1, "exactly one of --prompt", "hidden", "--model", "{fixture}", "--out", "/tmp/never.safetensors")]
     [InlineData(1, "temperature must be", "generate", "--model", "{fixture}", "--ids", "1", "--temperature", "-1")]
     [InlineData(2, "Unrecognized", "generate", "--model", "{fixture}", "--bogus")]
-    [InlineData(2, "--model", "inspect")]
+    [InlineData(2, "--out", "hidden", "--prompt", "x")]
     public void BadInputGivesOneClearLine(int expectedCode, string expectedText, params string[] args)
     {
         var (code, _, err) = Run(args.Select(a => a.Replace("{fixture}", SharedData.Fixture("llama"))).ToArray());
@@ -188,7 +199,7 @@ public class CliSteeringTests
         return path;
     }
 
-    [Fact]
+    [SkippableFact]
     public void SteerOptionOnHiddenEqualsTheLibraryPlan()
     {
         string dir = Directory.CreateTempSubdirectory("nl-cli-steer-").FullName;
@@ -222,7 +233,7 @@ public class CliSteeringTests
         finally { Directory.Delete(dir, recursive: true); }
     }
 
-    [Fact]
+    [SkippableFact]
     public void ExtractThenSweepThenGenerateWithGguf()
     {
         string dir = Directory.CreateTempSubdirectory("nl-cli-vector-").FullName;
@@ -247,7 +258,7 @@ public class CliSteeringTests
         finally { Directory.Delete(dir, recursive: true); }
     }
 
-    [Fact]
+    [SkippableFact]
     public void CaptureWritesShardsAndResumes()
     {
         string dir = Directory.CreateTempSubdirectory("nl-cli-capture-").FullName;

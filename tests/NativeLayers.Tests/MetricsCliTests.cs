@@ -9,13 +9,7 @@ public sealed class MetricsCliTests : IDisposable
     private readonly string _dir = Directory.CreateTempSubdirectory("nl-metrics-").FullName;
     public void Dispose() => Directory.Delete(_dir, true);
 
-    private static string Model()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "NativeLayers.sln")))
-                return Path.GetFullPath(Path.Combine(dir.FullName, "..", "shared", "models", "stories260k"));
-        throw new InvalidOperationException("cannot find NativeLayers.sln above " + AppContext.BaseDirectory);
-    }
+    private static string Model() => ReferenceData.Stories260k;
 
     private static (int Code, string Out, string Err) Run(params string[] args)
     {

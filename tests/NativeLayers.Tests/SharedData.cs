@@ -2,21 +2,24 @@ using NativeLayers.Loading;
 
 namespace NativeLayers.Tests;
 
-/// <summary>Locates ../shared beside the repository and compares tensors against goldens.</summary>
+/// <summary>
+/// Locates the test data (the repository's stories260k, or ../shared, see <see cref="ReferenceData"/>: a test reaching
+/// for missing reference data is skipped) and compares tensors against goldens.
+/// </summary>
 public static class SharedData
 {
-    public static string RepoRoot { get; } = FindRepoRoot();
-    public static string Root { get; } = Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared"));
+    public static string RepoRoot => ReferenceData.RepoRoot;
 
-    public static string Fixture(string name) => Path.Combine(Root, "fixtures", "golden", name);
-    public static string Model(string name) => Path.Combine(Root, "models", name);
+    /// <summary>The reference data folder (skips the test when it is missing).</summary>
+    public static string Root => ReferenceData.RequireShared();
 
-    private static string FindRepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "NativeLayers.sln"))) return dir.FullName;
-        throw new InvalidOperationException("cannot find NativeLayers.sln above " + AppContext.BaseDirectory);
-    }
+    public static string Fixture(string name) => ReferenceData.Shared("fixtures", "golden", name);
+
+    /// <summary>A model folder: stories260k from the repository, the others from ../shared.</summary>
+    public static string Model(string name) => ReferenceData.Shared("models", name);
+
+    /// <summary>The golden outputs of a model in ../shared (stories260k's are not in the repository).</summary>
+    public static string Golden(string model) => ReferenceData.Shared("models", model, "golden");
 
     /// <summary>Asserts |a - b| ≤ atol + rtol·|b| elementwise, reporting the worst element.</summary>
     public static void AssertClose(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, string what, float atol = 1e-4f, float rtol = 1e-4f)

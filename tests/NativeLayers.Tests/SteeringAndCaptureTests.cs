@@ -16,7 +16,7 @@ public class SteeringAndCaptureTests
         return Enumerable.Range(0, width).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
     }
 
-    [Theory]
+    [SkippableTheory]
     [InlineData("llama", TestDevices.Cpu)]
     [InlineData("gpt2", TestDevices.Cpu)]
     [InlineData("gpt_neox", TestDevices.Cpu)]
@@ -45,7 +45,7 @@ public class SteeringAndCaptureTests
         SharedData.AssertClose(golden.ReadFloat32("logits"), result.Logits, "logits with captures");
     }
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(TestDevices.Devices), MemberType = typeof(TestDevices))]
     public void BertResidMidIsTheFirstLayerNormOutput(string device)
     {
@@ -58,7 +58,7 @@ public class SteeringAndCaptureTests
             SharedData.AssertClose(golden.ReadFloat32($"debug.attn_out.{l}"), result.Read(new HookId(HookPoint.ResidMid, l)), $"resid_mid {l}");
     }
 
-    [Theory]
+    [SkippableTheory]
     [InlineData("stories260k", 1, TestDevices.Cpu)]
     [InlineData("stories260k", 4, TestDevices.Cpu)]
     [InlineData("gpt_neox", 0, TestDevices.Cpu)]
@@ -94,7 +94,7 @@ public class SteeringAndCaptureTests
         }
     }
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(TestDevices.Devices), MemberType = typeof(TestDevices))]
     public void FoldedAndRowWiseSteeringAgree(string device)
     {
@@ -108,7 +108,7 @@ public class SteeringAndCaptureTests
         }
     }
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(TestDevices.Devices), MemberType = typeof(TestDevices))]
     public void PerSequencePlansInOneBatchEqualSeparateRuns(string device)
     {
@@ -133,7 +133,7 @@ public class SteeringAndCaptureTests
         }
     }
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(TestDevices.Devices), MemberType = typeof(TestDevices))]
     public void ProjectOutRemovesTheDirectionAtThatPoint(string device)
     {
@@ -145,7 +145,7 @@ public class SteeringAndCaptureTests
             Assert.True(Math.Abs(System.Numerics.Tensors.TensorPrimitives.Dot(slot.Slice(t * model.Width, model.Width), direction)) < 1e-4);
     }
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(TestDevices.Devices), MemberType = typeof(TestDevices))]
     public void GeneratedOnlySteeringLeavesThePromptAlone(string device)
     {
@@ -166,7 +166,7 @@ public class SteeringAndCaptureTests
         Assert.NotEqual(plain.NewIds, everywhere.NewIds);
     }
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(TestDevices.Devices), MemberType = typeof(TestDevices))]
     public void AddingToAPlanAfterUseTakesEffect(string device)
     {
@@ -182,7 +182,7 @@ public class SteeringAndCaptureTests
         Assert.Throws<NativeLayersException>(() => model.Forward([Prompt], new ForwardOptions { Steering = plan }));
     }
 
-    [Fact]
+    [SkippableFact]
     public void WorkedExampleE12()
     {
         float[] v = [1, 0, 0];
@@ -198,7 +198,7 @@ public class SteeringAndCaptureTests
         Assert.Equal(1.33333, e[0], 4); Assert.Equal(0.333333, e[1], 5); Assert.Equal(0.333333, e[2], 5);
     }
 
-    [Fact]
+    [SkippableFact]
     public void BadPlansAreRejectedWithClearErrors()
     {
         using var model = Transformer.Load(SharedData.Model("stories260k"));
@@ -216,7 +216,7 @@ public class SteeringAndCaptureTests
         Assert.Equal([0, 1, 2, 4], LayerSelection.Parse("0-2,-1", model.Layers));
     }
 
-    [Fact]
+    [SkippableFact]
     public void ResidMidDoesNotExistInParallelBlocks()
     {
         using var model = Transformer.Load(SharedData.Fixture("gpt_neox"));

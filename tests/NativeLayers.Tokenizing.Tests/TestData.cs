@@ -5,19 +5,13 @@ namespace NativeLayers.Tokenizing.Tests;
 /// <summary>Locations of the shared read-only reference data, and scratch folders.</summary>
 internal static class TestData
 {
-    private static readonly Lazy<string> SharedRoot = new(() =>
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "NativeLayers.sln")))
-                return Path.GetFullPath(Path.Combine(dir.FullName, "..", "shared"));
-        }
-        throw new InvalidOperationException("NativeLayers.sln not found above " + AppContext.BaseDirectory);
-    });
+    /// <summary>A path in the reference data (stories260k's model files from the repository; the rest skips when ../shared is missing).</summary>
+    public static string Shared(params string[] parts) => ReferenceData.Shared(parts);
 
-    public static string Shared(params string[] parts) => Path.Combine([SharedRoot.Value, .. parts]);
+    public static string Stories260k => ReferenceData.Stories260k;
 
-    public static string Stories260k => Shared("models", "stories260k");
+    /// <summary>stories260k's goldens (in ../shared only).</summary>
+    public static string Stories260kGolden(string file) => Shared("models", "stories260k", "golden", file);
 
     public static string Gpt2 => Shared("tokenizers", "gpt2");
 

@@ -27,7 +27,7 @@ public static class BenchCommand
         command.SetAction(parse =>
         {
             int p = parse.GetValue(promptTokens), g = parse.GetValue(genTokens), b = parse.GetValue(batch), reps = parse.GetValue(repetitions);
-            using var m = CommonOptions.LoadModel(parse.GetValue(model)!, parse.GetValue(threads), parse.GetValue(device)!);
+            using var m = CommonOptions.LoadModel(CommonOptions.ModelDirectory(parse.GetValue(model)), parse.GetValue(threads), parse.GetValue(device)!);
             var console = CliApp.Console(parse.InvocationConfiguration.Output);
             var variants = new List<(string Name, ForwardOptions Options)> { ("", new ForwardOptions { Logits = LogitsMode.LastPerSequence, HostSlots = [] }) };
             if (parse.GetValue(overheads))

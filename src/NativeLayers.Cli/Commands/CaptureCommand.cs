@@ -32,7 +32,7 @@ public static class CaptureCommand
         command.SetAction(parse =>
         {
             string folder = CommonOptions.OutputFolder(parse.GetValue(output)!, "--out");
-            using var m = CommonOptions.LoadModel(parse.GetValue(model)!, parse.GetValue(threads), parse.GetValue(device)!);
+            using var m = CommonOptions.LoadModel(CommonOptions.ModelDirectory(parse.GetValue(model)), parse.GetValue(threads), parse.GetValue(device)!);
             CommonOptions.Layers(parse.GetValue(layers)!, m.Layers, "--layers"); // checked first so that its error names the option
             var plan = new CapturePlan
             {

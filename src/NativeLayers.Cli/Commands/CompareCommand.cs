@@ -57,7 +57,7 @@ public static class CompareCommand
                 VarianceThreshold = parse.GetValue(variance),
             };
             var texts = PromptFile.Read(parse.GetValue(prompts)!, parse.GetValue(encodingErrors));
-            using var a = CommonOptions.LoadModel(parse.GetValue(model)!, parse.GetValue(threads), parse.GetValue(device)!);
+            using var a = CommonOptions.LoadModel(CommonOptions.ModelDirectory(parse.GetValue(model)), parse.GetValue(threads), parse.GetValue(device)!);
             string? bDir = parse.GetValue(modelB);
             using var bOwned = bDir == null ? null : CommonOptions.LoadModel(bDir, parse.GetValue(threads), parse.GetValue(device)!);
             var b = bOwned ?? a;

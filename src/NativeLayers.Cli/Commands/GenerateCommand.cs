@@ -30,7 +30,7 @@ public static class GenerateCommand
         command.SetAction(parse =>
         {
             var output = parse.InvocationConfiguration.Output;
-            using var m = CommonOptions.LoadModel(parse.GetValue(model)!, parse.GetValue(threads), parse.GetValue(device)!);
+            using var m = CommonOptions.LoadModel(CommonOptions.ModelDirectory(parse.GetValue(model)), parse.GetValue(threads), parse.GetValue(device)!);
             var options = new GenerationOptions
             {
                 MaxNewTokens = parse.GetValue(maxTokens),

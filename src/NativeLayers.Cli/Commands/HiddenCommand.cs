@@ -23,7 +23,7 @@ public static class HiddenCommand
         command.SetAction(parse =>
         {
             string path = CommonOptions.OutputFile(parse.GetValue(output)!, "--out", ".safetensors");
-            using var m = CommonOptions.LoadModel(parse.GetValue(model)!, parse.GetValue(threads), parse.GetValue(device)!);
+            using var m = CommonOptions.LoadModel(CommonOptions.ModelDirectory(parse.GetValue(model)), parse.GetValue(threads), parse.GetValue(device)!);
             int[] tokens = prompt.Read(parse, m);
             int[][]? types = parse.GetValue(tokenTypes) is { } text ? [CommonOptions.ParseIds(text, "--token-types")] : null;
             var result = m.Forward([tokens], prompt.Forward(parse) with { Logits = m.DefaultLogits, TokenTypes = types, Steering = SteerOption.Parse(parse.GetValue(steer), m) });

@@ -16,7 +16,7 @@ public static class InspectCommand
         command.SetAction(parse =>
         {
             var console = CliApp.Console(parse.InvocationConfiguration.Output);
-            using var m = CommonOptions.LoadModel(parse.GetValue(model)!, 1);
+            using var m = CommonOptions.LoadModel(CommonOptions.ModelDirectory(parse.GetValue(model)), 1);
             var c = m.Config;
             var tensors = m.Folder.Weights.Tensors.OrderBy(t => t.Name, StringComparer.Ordinal).ToList();
             long parameters = tensors.Sum(t => t.Info.ElementCount);

@@ -30,7 +30,7 @@ public static class LensCommand
             string? outPath = parse.GetValue(output) is { } o ? CommonOptions.OutputFile(o, "--out", ".json") : null;
             string? csv = outPath != null ? CommonOptions.CsvBeside(outPath) : null;
             string? plotPath = CommonOptions.PlotFile(parse.GetValue(plot));
-            using var m = CommonOptions.LoadModel(parse.GetValue(model)!, parse.GetValue(threads), parse.GetValue(device)!);
+            using var m = CommonOptions.LoadModel(CommonOptions.ModelDirectory(parse.GetValue(model)), parse.GetValue(threads), parse.GetValue(device)!);
             var tokens = prompt.Read(parse, m);
             var console = CliApp.Console(parse.InvocationConfiguration.Output);
             int? targetId = null;

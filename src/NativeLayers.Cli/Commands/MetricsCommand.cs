@@ -57,7 +57,7 @@ public static class MetricsCommand
             var texts = PromptFile.Read(parse.GetValue(prompts)!, parse.GetValue(encodingErrors));
             if (limit > 0 && texts.Count > limit) texts = texts.Take(limit).ToList();
 
-            using var m = CommonOptions.LoadModel(parse.GetValue(model)!, parse.GetValue(threads), parse.GetValue(device)!);
+            using var m = CommonOptions.LoadModel(CommonOptions.ModelDirectory(parse.GetValue(model)), parse.GetValue(threads), parse.GetValue(device)!);
             var console = CliApp.Console(parse.InvocationConfiguration.Output);
             var clock = Stopwatch.StartNew();
             LayerMetricsResult? result = null;

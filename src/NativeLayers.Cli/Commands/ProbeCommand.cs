@@ -36,7 +36,7 @@ public static class ProbeCommand
             string csv = CommonOptions.CsvBeside(outPath);
             string? plotPath = CommonOptions.PlotFile(parse.GetValue(plot));
             var examples = ProbeData.Read(parse.GetValue(data)!, parse.GetValue(encodingErrors));
-            using var m = CommonOptions.LoadModel(parse.GetValue(model)!, parse.GetValue(threads), parse.GetValue(device)!);
+            using var m = CommonOptions.LoadModel(CommonOptions.ModelDirectory(parse.GetValue(model)), parse.GetValue(threads), parse.GetValue(device)!);
             var options = new LayerProbeOptions
             {
                 Rows = parse.GetValue(position) switch

@@ -32,7 +32,7 @@ public static class SteerCommand
             { model, threads, device, vector, layers, coefficients, prompt, promptFile, prompts, encodingErrors, maxTokens };
         sweep.SetAction(parse =>
         {
-            using var m = CommonOptions.LoadModel(parse.GetValue(model)!, parse.GetValue(threads), parse.GetValue(device)!);
+            using var m = CommonOptions.LoadModel(CommonOptions.ModelDirectory(parse.GetValue(model)), parse.GetValue(threads), parse.GetValue(device)!);
             if (!m.HasTokenizer) throw new NativeLayersException($"{m.Folder.Directory} has no tokenizer; steer sweep needs text prompts.");
             var selected = CommonOptions.Layers(parse.GetValue(layers)!, m.Layers, "--layers");
             var coefficientList = ParseCoefficients(parse.GetValue(coefficients)!);

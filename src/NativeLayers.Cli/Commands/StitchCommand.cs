@@ -36,7 +36,7 @@ public static class StitchCommand
             string csv = CommonOptions.CsvBeside(outPath);
             string? plotPath = CommonOptions.PlotFile(parse.GetValue(plot));
             var texts = PromptFile.Read(parse.GetValue(text)!, parse.GetValue(encodingErrors));
-            using var a = CommonOptions.LoadModel(parse.GetValue(model)!, parse.GetValue(threads), parse.GetValue(device)!);
+            using var a = CommonOptions.LoadModel(CommonOptions.ModelDirectory(parse.GetValue(model)), parse.GetValue(threads), parse.GetValue(device)!);
             string? bDir = parse.GetValue(modelB);
             using var bOwned = bDir == null ? null : CommonOptions.LoadModel(bDir, parse.GetValue(threads), parse.GetValue(device)!);
             var b = bOwned ?? a;

@@ -16,7 +16,7 @@ public static class TokenizeCommand
         command.SetAction(parse =>
         {
             var output = parse.InvocationConfiguration.Output;
-            string dir = parse.GetValue(model)!;
+            string dir = CommonOptions.ModelDirectory(parse.GetValue(model));
             if (!Directory.Exists(dir)) throw new ModelFileException(dir, "model folder not found.");
             var tokenizer = TokenizerLoader.Load(dir);
             var ids = tokenizer.Encode(parse.GetValue(text)!);

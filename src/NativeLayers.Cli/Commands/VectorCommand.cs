@@ -28,7 +28,7 @@ public static class VectorCommand
         extract.SetAction(parse =>
         {
             string path = CommonOptions.OutputFile(parse.GetValue(output)!, "--out", ".safetensors", ".gguf");
-            using var m = CommonOptions.LoadModel(parse.GetValue(model)!, parse.GetValue(threads), parse.GetValue(device)!);
+            using var m = CommonOptions.LoadModel(CommonOptions.ModelDirectory(parse.GetValue(model)), parse.GetValue(threads), parse.GetValue(device)!);
             var options = new ContrastiveExtractionOptions
             {
                 Method = ParseMethod(parse.GetValue(method)!),

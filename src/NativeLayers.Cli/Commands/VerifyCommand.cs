@@ -20,7 +20,7 @@ public static class VerifyCommand
             { model, device, tokens, batch, tolerance };
         command.SetAction(parse =>
         {
-            string dir = parse.GetValue(model)!;
+            string dir = CommonOptions.ModelDirectory(parse.GetValue(model));
             var target = BackendChoice.Resolve(parse.GetValue(device)!);
             if (target == DeviceKind.Cpu)
                 throw new NativeLayersException(parse.GetResult(device) is { Implicit: false }
