@@ -24,6 +24,7 @@ public static class CliApp
         root.Subcommands.Add(InspectCommand.Build());
         root.Subcommands.Add(TokenizeCommand.Build());
         root.Subcommands.Add(HiddenCommand.Build());
+        root.Subcommands.Add(EmbedCommand.Build());
         root.Subcommands.Add(BenchCommand.Build());
         root.Subcommands.Add(CaptureCommand.Build());
         root.Subcommands.Add(VectorCommand.Build());
