@@ -9,6 +9,7 @@ namespace NativeLayers.Backends;
 public sealed unsafe class RopeTable
 {
     private readonly float[] _invFreq;
+    private readonly double _theta;
     private readonly object _growLock = new();
     private PinnedBuffer _cos = new(0), _sin = new(0);
 
@@ -18,6 +19,7 @@ public sealed unsafe class RopeTable
     public RopeTable(int rotaryDim, double theta, RopeScaling? scaling, int initialPositions)
     {
         Half = rotaryDim / 2;
+        _theta = theta;
         _invFreq = new float[Half];
         for (int i = 0; i < Half; i++)
             _invFreq[i] = 1f / MathF.Pow((float)theta, (float)(2 * i) / rotaryDim);
@@ -25,8 +27,16 @@ public sealed unsafe class RopeTable
         EnsurePositions(initialPositions);
     }
 
+    /// <summary>cos and sin are multiplied by this (YaRN's attention scaling, so q·k scales by its square); 1 otherwise.</summary>
+    public float AttentionScaling { get; private set; } = 1f;
+
     private void ApplyScaling(RopeScaling s)
     {
+        if (s.Type == "yarn")
+        {
+            ApplyYarn(s);
+            return;
+        }
         for (int i = 0; i < Half; i++)
         {
             float f = _invFreq[i];
@@ -39,6 +49,27 @@ public sealed unsafe class RopeTable
             double smooth = (s.OriginalMaxPositions / wavelen - s.LowFreqFactor) / (s.HighFreqFactor - s.LowFreqFactor);
             _invFreq[i] = (float)((1 - smooth) * f / s.Factor + smooth * f);
         }
+    }
+
+    /// <summary>
+    /// YaRN (Peng et al. 2023, as Hugging Face computes it in float32): dims rotating faster than beta_fast turns over the
+    /// original context keep their frequency, those slower than beta_slow are interpolated by the factor, a linear ramp
+    /// blends the dims between; cos and sin are scaled by 0.1·ln(factor) + 1 (or attention_factor).
+    /// </summary>
+    private void ApplyYarn(RopeScaling s)
+    {
+        int dim = 2 * Half;
+        double CorrectionDim(double rotations) => dim * Math.Log(s.OriginalMaxPositions / (rotations * 2 * Math.PI)) / (2 * Math.Log(_theta));
+        double low = Math.Max(Math.Floor(CorrectionDim(s.BetaFast)), 0), high = Math.Min(Math.Ceiling(CorrectionDim(s.BetaSlow)), dim - 1);
+        if (low == high) high += 0.001;
+        for (int i = 0; i < Half; i++)
+        {
+            float extrapolation = _invFreq[i], interpolation = (float)(_invFreq[i] / s.Factor);
+            float ramp = Math.Clamp((float)((i - low) / (high - low)), 0f, 1f);
+            float extrapolationFactor = 1 - ramp;
+            _invFreq[i] = interpolation * (1 - extrapolationFactor) + extrapolation * extrapolationFactor;
+        }
+        AttentionScaling = (float)(s.AttentionFactor ?? (s.Factor <= 1 ? 1 : 0.1 * Math.Log(s.Factor) + 1));
     }
 
     public void EnsurePositions(int count)
@@ -54,8 +85,8 @@ public sealed unsafe class RopeTable
                 for (int i = 0; i < Half; i++)
                 {
                     float angle = p * _invFreq[i];
-                    cos.Array[p * Half + i] = MathF.Cos(angle);
-                    sin.Array[p * Half + i] = MathF.Sin(angle);
+                    cos.Array[p * Half + i] = MathF.Cos(angle) * AttentionScaling;
+                    sin.Array[p * Half + i] = MathF.Sin(angle) * AttentionScaling;
                 }
             (_cos, _sin) = (cos, sin);
             Positions = capacity;

@@ -131,12 +131,30 @@ public static class ConfigReader
         {
             "linear" => new RopeScaling(type, Factor(s)),
             "llama3" => Llama3Scaling(s, type),
-            _ => throw new ModelFileException(f.Path, $"rope_scaling type '{type}' is not supported (supported: linear, llama3)."),
+            "yarn" => YarnScaling(f, s, type),
+            _ => throw new ModelFileException(f.Path, $"rope_scaling type '{type}' is not supported (supported: linear, llama3, yarn)."),
         };
     }
 
     private static double Factor(JsonFields s) =>
         s.OptionalPositiveDouble("factor", meaning: "the scaling factor") ?? throw new ModelFileException(s.Path, "required field 'rope_scaling.factor' (a positive number) is missing.");
+
+    /// <summary>
+    /// YaRN as Hugging Face 4.51 reads it: with original_max_position_embeddings given, the factor is
+    /// max_position_embeddings / original_max_position_embeddings (the 'factor' field then only has to be present).
+    /// </summary>
+    private static RopeScaling YarnScaling(JsonFields f, JsonFields s, string type)
+    {
+        if (s.Has("mscale") || s.Has("mscale_all_dim"))
+            throw new ModelFileException(s.Path, "rope_scaling.mscale / mscale_all_dim (DeepSeek-style YaRN) are not supported.");
+        double factor = Factor(s);
+        int? original = s.Has("original_max_position_embeddings") ? s.PositiveInt("original_max_position_embeddings") : null;
+        int maxPositions = f.PositiveInt("max_position_embeddings", 2048);
+        if (original is { } o) factor = (double)maxPositions / o;
+        double betaFast = s.OptionalPositiveDouble("beta_fast") ?? 32, betaSlow = s.OptionalPositiveDouble("beta_slow") ?? 1;
+        return new RopeScaling(type, factor, OriginalMaxPositions: original ?? maxPositions, BetaFast: betaFast, BetaSlow: betaSlow,
+            AttentionFactor: s.OptionalPositiveDouble("attention_factor"));
+    }
 
     private static RopeScaling Llama3Scaling(JsonFields s, string type)
     {

@@ -63,5 +63,9 @@ public sealed record ModelConfig
     public int QueryGroupSize => NumHeads / NumKvHeads;
 }
 
-/// <summary>RoPE frequency scaling ("linear" or "llama3"); null in config means none.</summary>
-public sealed record RopeScaling(string Type, double Factor, double LowFreqFactor = 1, double HighFreqFactor = 4, int OriginalMaxPositions = 8192);
+/// <summary>
+/// RoPE frequency scaling ("linear", "llama3" or "yarn"); null in config means none. YaRN's BetaFast/BetaSlow bound
+/// the dims it blends between extrapolation and interpolation, and AttentionFactor scales cos and sin.
+/// </summary>
+public sealed record RopeScaling(string Type, double Factor, double LowFreqFactor = 1, double HighFreqFactor = 4, int OriginalMaxPositions = 8192,
+    double BetaFast = 32, double BetaSlow = 1, double? AttentionFactor = null);

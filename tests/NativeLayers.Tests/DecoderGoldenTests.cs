@@ -12,7 +12,7 @@ public class DecoderGoldenTests
     public static TheoryData<string, string, string> Cases()
     {
         var data = new TheoryData<string, string, string>();
-        foreach (var fixture in new[] { "llama", "llama-f16", "llama-bf16", "llama-rope-linear", "llama-rope-llama3", "qwen2", "qwen3", "olmo2", "gemma2", "gemma3", "mixtral", "mistral", "mistral-swa", "gemma", "phi3", "gpt2", "gpt2-bare", "gpt_neox" })
+        foreach (var fixture in new[] { "llama", "llama-f16", "llama-bf16", "llama-rope-linear", "llama-rope-llama3", "qwen2", "qwen2-rope-yarn", "qwen3", "olmo2", "gemma2", "gemma3", "mixtral", "mistral", "mistral-swa", "gemma", "phi3", "gpt2", "gpt2-bare", "gpt_neox" })
             foreach (var golden in new[] { "golden.safetensors", "golden_single.safetensors" })
                 foreach (var device in TestDevices.All)
                     data.Add(fixture, golden, device);
@@ -37,7 +37,7 @@ public class DecoderGoldenTests
     }
 
     public static TheoryData<string, string> GenerationFixtures() =>
-        TestDevices.Each("llama", "llama-rope-linear", "llama-rope-llama3", "qwen2", "qwen3", "olmo2", "gemma2", "gemma3", "mixtral", "mistral", "mistral-swa", "gemma", "phi3", "gpt2", "gpt_neox");
+        TestDevices.Each("llama", "llama-rope-linear", "llama-rope-llama3", "qwen2", "qwen2-rope-yarn", "qwen3", "olmo2", "gemma2", "gemma3", "mixtral", "mistral", "mistral-swa", "gemma", "phi3", "gpt2", "gpt_neox");
 
     [SkippableTheory]
     [MemberData(nameof(GenerationFixtures))]
