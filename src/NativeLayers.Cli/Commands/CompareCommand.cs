@@ -40,13 +40,7 @@ public static class CompareCommand
         command.SetAction(parse =>
         {
             var similarity = ParseMethod(parse.GetValue(method)!);
-            var rows = parse.GetValue(mode) switch
-            {
-                "tokens" => TokenRows.EveryToken,
-                "pooled" => TokenRows.MeanOfTokens,
-                "last" => TokenRows.LastToken,
-                var m => throw new NativeLayersException($"--mode must be tokens, pooled or last, got '{m}'."),
-            };
+            var rows = TokenRows.Parse(parse.GetValue(mode)!, "--mode");
             int limit = parse.GetValue(maxTokens);
             string outPath = CommonOptions.OutputFile(parse.GetValue(output)!, "--out", ".json");
             string csv = CommonOptions.CsvBeside(outPath);

@@ -27,7 +27,8 @@ public static class Capturer
     {
         var values = result.ReadArray(hook);
         var sequences = result.Residual.Sequences;
-        if (hook.Point is HookPoint.RouterLogits or HookPoint.ExpertIds) width = values.Length / Math.Max(1, result.Residual.Rows);
+        // A point's row width is that of its values (router logits and expert ids are narrower than the stream).
+        if (result.Residual.Rows > 0) width = values.Length / result.Residual.Rows;
         if (plan.Tokens.Kind == TokenSelectionKind.All && plan.Reduction == Reduction.None)
             return new CapturedTensor(hook, values, result.Residual.Rows, width, sequences.Select(s => s.Count).ToArray(),
                 sequences.SelectMany(s => Enumerable.Range(s.FirstPosition, s.Count)).ToArray());
