@@ -80,6 +80,9 @@ public sealed class GpuDevice : IDisposable
     private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ResidualDims> _residual;
     private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, int, ArrayView<int>, ArrayView<float>, long, int> _gatherRows;
     private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int> _scatterAddRows;
+    private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StateSpaceDims> _conv;
+    private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StateSpaceDims> _scan;
 
     // Explicitly grouped kernels.
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, int, ArrayView<float>, int, int, ArrayView<float>, float> _rmsNorm;
@@ -134,6 +137,9 @@ public sealed class GpuDevice : IDisposable
         _residual = a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ResidualDims>(ResidualKernels.AddSteered);
         _gatherRows = a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, int, ArrayView<int>, ArrayView<float>, long, int>(CaptureKernels.GatherRows);
         _scatterAddRows = a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int>(CaptureKernels.ScatterAddRows);
+        _conv = a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StateSpaceDims>(StateSpaceKernels.Conv);
+        _scan = a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StateSpaceDims>(StateSpaceKernels.Scan);
 
         _rmsNorm = a.LoadKernel<ArrayView<float>, int, ArrayView<float>, int, int, ArrayView<float>, float>(NormKernels.RmsNorm);
         _layerNorm = a.LoadKernel<ArrayView<float>, int, ArrayView<float>, int, int, ArrayView<float>, ArrayView<float>, int, float>(NormKernels.LayerNorm);
@@ -422,6 +428,21 @@ public sealed class GpuDevice : IDisposable
         if (n > 0) _scatterAddRows(Stream, n, source, rows, weights, target, width);
     }
 
+    // ------------------------------------------------------------------ state space
+
+    /// <summary>One sequence's causal depthwise conv + SiLU (see <see cref="StateSpaceKernels.Conv"/>); x and y start at its first row.</summary>
+    public void CausalConv1d(ArrayView<float> x, ArrayView<float> taps, ArrayView<float> bias, ArrayView<float> state, ArrayView<float> y, StateSpaceDims dims)
+    {
+        if (dims.Tokens > 0) _conv(Stream, dims.Channels, x, taps, bias, state, y, dims);
+    }
+
+    /// <summary>One sequence's selective scan (see <see cref="StateSpaceKernels.Scan"/>); the row views start at its first row.</summary>
+    public void SelectiveScan(ArrayView<float> u, ArrayView<float> dt, ArrayView<float> b, ArrayView<float> c, ArrayView<float> gate,
+        ArrayView<float> a, ArrayView<float> d, ArrayView<float> state, ArrayView<float> y, StateSpaceDims dims)
+    {
+        if (dims.Tokens > 0) _scan(Stream, dims.Channels, u, dt, b, c, gate, a, d, state, y, dims);
+    }
+
     /// <summary>Sets a view to zero (asynchronously, on <see cref="Stream"/>).</summary>
     public void Clear(ArrayView<float> view)
     {
@@ -482,6 +503,8 @@ public static class KernelCatalog
         E("Residual.ProjectOut", ResidualKernels.ProjectOut, true),
         E("Capture.GatherRows", CaptureKernels.GatherRows, false),
         E("Capture.ScatterAddRows", CaptureKernels.ScatterAddRows, false),
+        E("StateSpace.Conv", StateSpaceKernels.Conv, false),
+        E("StateSpace.Scan", StateSpaceKernels.Scan, false),
         E("Head.Argmax", HeadKernels.Argmax, true),
         E("Head.Softmax", HeadKernels.Softmax, true),
     ];

@@ -247,6 +247,38 @@ public sealed class GpuBackend : IComputeBackend
 
     public void Clear(BufferView values, long length) => _gpu.Clear(GpuBuffer.View(values, length));
 
+    public void CausalConv1d(ForwardBatch batch, int layer, BufferView x, int xStride, StateSpaceWeights weights, BufferView y)
+    {
+        var bias = weights.ConvBias is { } b ? Vector(b) : default;
+        for (int s = 0; s < batch.Sequences.Count; s++)
+        {
+            var seq = batch.Sequences[s];
+            if (seq.Count == 0) continue;
+            var dims = StateSpace(weights, seq.Count) with { InputStride = xStride };
+            _gpu.CausalConv1d(GpuBuffer.View(x.At((long)seq.FirstRow * xStride)), Vector(weights.ConvTaps), bias,
+                GpuBuffer.View(((RecurrentState)batch.Caches[s]).Conv(layer)), GpuBuffer.View(y.At((long)seq.FirstRow * weights.Channels)), dims);
+        }
+    }
+
+    public void SelectiveScan(ForwardBatch batch, int layer, SelectiveScanInputs inputs, StateSpaceWeights weights, BufferView y)
+    {
+        int channels = weights.Channels;
+        for (int s = 0; s < batch.Sequences.Count; s++)
+        {
+            var seq = batch.Sequences[s];
+            if (seq.Count == 0) continue;
+            long row = seq.FirstRow;
+            var dims = StateSpace(weights, seq.Count) with { BcStride = inputs.BcStride, GateStride = inputs.GateStride };
+            _gpu.SelectiveScan(GpuBuffer.View(inputs.U.At(row * channels)), GpuBuffer.View(inputs.Dt.At(row * channels)),
+                GpuBuffer.View(inputs.B.At(row * inputs.BcStride)), GpuBuffer.View(inputs.C.At(row * inputs.BcStride)),
+                GpuBuffer.View(inputs.Gate.At(row * inputs.GateStride)), Vector(weights.A), Vector(weights.D),
+                GpuBuffer.View(((RecurrentState)batch.Caches[s]).Scan(layer)), GpuBuffer.View(y.At(row * channels)), dims);
+        }
+    }
+
+    private static StateSpaceDims StateSpace(StateSpaceWeights weights, int tokens) =>
+        new() { Tokens = tokens, Channels = weights.Channels, StateSize = weights.StateSize, Kernel = weights.Kernel };
+
     public void Dispose()
     {
         Constants.Dispose();

@@ -78,4 +78,20 @@ public interface IComputeBackend : IDisposable
 
     /// <summary>Sets <paramref name="length"/> values to zero.</summary>
     void Clear(BufferView values, long length);
+
+    // ---------------------------------------------------------------- state-space (Mamba)
+
+    /// <summary>
+    /// y[t, c] = silu(bias[c] + Σ_k taps[k, c] · x[t − K + 1 + k, c]) along each sequence's rows (x rows
+    /// <paramref name="xStride"/> apart, y dense [rows, channels]); the inputs before a sequence's rows come from its
+    /// <see cref="RecurrentState"/> at <paramref name="layer"/>, which then keeps its last K − 1 inputs.
+    /// </summary>
+    void CausalConv1d(ForwardBatch batch, int layer, BufferView x, int xStride, StateSpaceWeights weights, BufferView y);
+
+    /// <summary>
+    /// Mamba's selective scan along each sequence's rows, continuing from its <see cref="RecurrentState"/> at
+    /// <paramref name="layer"/>: per channel c and state n, Δ = softplus(dt[t, c]), s[n, c] = exp(Δ · A[n, c]) · s[n, c] +
+    /// Δ · B[t, n] · u[t, c], then y[t, c] = (Σ_n s[n, c] · C[t, n] + D[c] · u[t, c]) · silu(z[t, c]) (y dense [rows, channels]).
+    /// </summary>
+    void SelectiveScan(ForwardBatch batch, int layer, SelectiveScanInputs inputs, StateSpaceWeights weights, BufferView y);
 }

@@ -4,7 +4,7 @@ namespace NativeLayers.Loading;
 public static class ConfigReader
 {
     public static readonly IReadOnlyList<string> SupportedModelTypes =
-        ["llama", "mistral", "mixtral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text", "phi3", "olmo2", "gpt2", "gpt_neox", "bert"];
+        ["llama", "mistral", "mixtral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text", "phi3", "olmo2", "gpt2", "gpt_neox", "bert", "mamba"];
 
     /// <summary>Where each model type keeps the common settings (GPT-2 has its own names).</summary>
     private sealed record FieldNames(string Hidden, string Layers, string Heads, string Intermediate, string Eps, string Positions, string Activation, string DefaultActivation);
@@ -12,6 +12,7 @@ public static class ConfigReader
     private static readonly FieldNames LlamaNames = new("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "rms_norm_eps", "max_position_embeddings", "hidden_act", "silu");
     private static readonly FieldNames Gpt2Names = new("n_embd", "n_layer", "n_head", "n_inner", "layer_norm_epsilon", "n_positions", "activation_function", "gelu_new");
     private static readonly FieldNames NeoxNames = LlamaNames with { Eps = "layer_norm_eps", DefaultActivation = "gelu" };
+    private static readonly FieldNames MambaNames = LlamaNames with { Eps = "layer_norm_epsilon" };
 
     public static ModelConfig Read(string path)
     {
@@ -23,10 +24,11 @@ public static class ConfigReader
             throw new ModelFileException(path, $"model_type '{modelType}' is not supported (supported: {string.Join(", ", SupportedModelTypes)}).");
         bool llamaFamily = modelType is "llama" or "mistral" or "mixtral" or "qwen2" or "qwen3" or "gemma" or "gemma2" or "gemma3_text" or "phi3" or "olmo2";
         bool gemma = modelType is "gemma" or "gemma2" or "gemma3_text";
-        var names = modelType switch { "gpt2" => Gpt2Names, "gpt_neox" or "bert" => NeoxNames, _ => LlamaNames };
+        bool mamba = modelType == "mamba";
+        var names = modelType switch { "gpt2" => Gpt2Names, "gpt_neox" or "bert" => NeoxNames, "mamba" => MambaNames, _ => LlamaNames };
 
         int hidden = f.PositiveInt(names.Hidden);
-        int heads = f.PositiveInt(names.Heads);
+        int heads = mamba ? 1 : f.PositiveInt(names.Heads); // no attention: one "head" as wide as the stream keeps the shapes defined
         int kvHeads = llamaFamily ? f.PositiveInt("num_key_value_heads", heads) : heads;
         if (heads % kvHeads != 0)
             throw new ModelFileException(path, $"num_attention_heads ({heads}) must be a multiple of num_key_value_heads ({kvHeads}).");
@@ -37,7 +39,7 @@ public static class ConfigReader
         if (headDim <= 0) throw new ModelFileException(path, $"head_dim must be positive, got {headDim}.");
         int rotaryDim = modelType switch
         {
-            "gpt2" or "bert" => 0,
+            "gpt2" or "bert" or "mamba" => 0,
             "gpt_neox" => (int)(headDim * (f.OptionalPositiveDouble("rotary_pct", 1, "the fraction of each head that is rotated") ?? 1.0)),
             _ => headDim,
         };
@@ -63,15 +65,21 @@ public static class ConfigReader
             NumHeads = heads,
             NumKvHeads = kvHeads,
             HeadDim = headDim,
-            IntermediateSize = modelType == "gpt2" ? f.PositiveInt(names.Intermediate, 4 * hidden) : f.PositiveInt(names.Intermediate),
+            IntermediateSize = modelType switch
+            {
+                "gpt2" => f.PositiveInt(names.Intermediate, 4 * hidden),
+                "mamba" => f.PositiveInt(names.Intermediate, f.PositiveInt("expand", 2) * hidden),
+                _ => f.PositiveInt(names.Intermediate),
+            },
             NormEps = f.OptionalPositiveDouble(names.Eps, 1, "a norm's epsilon")
                 ?? throw new ModelFileException(path, $"required field '{names.Eps}' (a number) is missing."),
             RotaryDim = rotaryDim,
             RopeTheta = f.OptionalPositiveDouble(modelType == "gpt_neox" ? "rotary_emb_base" : "rope_theta", meaning: "the RoPE base") ?? 10000.0,
             RopeScaling = ReadRopeScaling(f),
-            MaxPositions = f.PositiveInt(names.Positions, modelType is "gpt2" or "bert" ? null : 2048),
-            // Hugging Face per-class defaults: GPT-2 and Gemma tie, the others do not.
-            TieWordEmbeddings = f.OptionalBool("tie_word_embeddings") ?? (gemma || modelType is "gpt2"),
+            // A state-space model has no positions to run out of.
+            MaxPositions = mamba ? int.MaxValue : f.PositiveInt(names.Positions, modelType is "gpt2" or "bert" ? null : 2048),
+            // Hugging Face per-class defaults: GPT-2, Gemma and Mamba tie, the others do not.
+            TieWordEmbeddings = f.OptionalBool("tie_word_embeddings") ?? (gemma || modelType is "gpt2" or "mamba"),
             Activation = ReadActivation(f, modelType, names),
             SlidingWindow = window,
             AttentionBias = modelType switch
@@ -93,10 +101,22 @@ public static class ConfigReader
             Experts = modelType == "mixtral" ? f.PositiveInt("num_local_experts") : 0,
             ExpertsPerToken = modelType == "mixtral" ? f.PositiveInt("num_experts_per_tok") : 0,
             RopeLocalTheta = modelType == "gemma3_text" ? f.OptionalPositiveDouble("rope_local_base_freq", meaning: "the local layers' RoPE base") ?? 10000.0 : null,
+            StateSpace = mamba ? ReadStateSpace(f, hidden) : null,
         };
         if (config.ExpertsPerToken > config.Experts)
             throw new ModelFileException(path, $"num_experts_per_tok ({config.ExpertsPerToken}) must be at most num_local_experts ({config.Experts}).");
         return config;
+    }
+
+    private static StateSpaceConfig ReadStateSpace(JsonFields f, int hidden)
+    {
+        bool autoRank = f.Get("time_step_rank") is { ValueKind: System.Text.Json.JsonValueKind.String } rank && rank.GetString() == "auto";
+        return new StateSpaceConfig(
+            StateSize: f.PositiveInt("state_size", 16),
+            ConvKernel: f.PositiveInt("conv_kernel", 4),
+            TimeStepRank: autoRank ? (hidden + 15) / 16 : f.PositiveInt("time_step_rank", (hidden + 15) / 16),
+            ProjectionBias: f.OptionalBool("use_bias") ?? false,
+            ConvBias: f.OptionalBool("use_conv_bias") ?? true);
     }
 
     private static Activation ReadActivation(JsonFields f, string modelType, FieldNames names)

@@ -59,9 +59,19 @@ public sealed record ModelConfig
     /// <summary>Mixture of experts (Mixtral): experts per MLP (num_local_experts) and experts each token uses (num_experts_per_tok); 0 = a dense MLP.</summary>
     public int Experts { get; init; }
     public int ExpertsPerToken { get; init; }
+    /// <summary>Mamba: the selective state-space mixer that replaces attention and MLP; null for attention models.</summary>
+    public StateSpaceConfig? StateSpace { get; init; }
 
     public int QueryGroupSize => NumHeads / NumKvHeads;
 }
+
+/// <summary>
+/// Mamba's mixer (channels = intermediate_size, i.e. expand · hidden_size): a state of <paramref name="StateSize"/> values
+/// per channel (state_size), a causal conv of <paramref name="ConvKernel"/> taps (conv_kernel), and Δ through a
+/// bottleneck of <paramref name="TimeStepRank"/> (time_step_rank; "auto" = ⌈hidden / 16⌉); bias flags use_bias (in and
+/// out projections) and use_conv_bias.
+/// </summary>
+public sealed record StateSpaceConfig(int StateSize, int ConvKernel, int TimeStepRank, bool ProjectionBias, bool ConvBias);
 
 /// <summary>
 /// RoPE frequency scaling ("linear", "llama3" or "yarn"); null in config means none. YaRN's BetaFast/BetaSlow bound

@@ -110,7 +110,10 @@ public sealed class Transformer : IDisposable
     /// <summary>The folder's tokenizer, loaded on first use; throws a clear error when the folder has none.</summary>
     public ITextTokenizer Tokenizer => _tokenizer ??= TokenizerLoader.Load(Folder.Directory);
 
-    public Sequence NewSequence(int expectedLength = 64) => new(Backend.CreateKvCache(Layers, KvWidth, expectedLength));
+    /// <summary>A fresh sequence: a KV cache on this model's backend, or a recurrent state for a state-space model.</summary>
+    public Sequence NewSequence(int expectedLength = 64) => new(Weights.Blocks[0].Mixer is { } mixer
+        ? new RecurrentState(Backend, Layers, mixer.Scan)
+        : Backend.CreateKvCache(Layers, KvWidth, expectedLength));
 
     public bool HasLanguageModelHead => Weights.Head != null;
 

@@ -66,6 +66,8 @@ public class SteeringAndCaptureTests
     [InlineData("gemma2", 0, TestDevices.Cpu)]
     [InlineData("olmo2", 1, TestDevices.Cpu)]
     [InlineData("gemma2", 0, TestDevices.IlgpuCpu)]
+    [InlineData("mamba", 0, TestDevices.Cpu)]
+    [InlineData("mamba", 0, TestDevices.IlgpuCpu)]
     [InlineData("stories260k", 1, TestDevices.IlgpuCpu)]
     [InlineData("gpt_neox", 0, TestDevices.IlgpuCpu)]
     [InlineData("bert", 0, TestDevices.IlgpuCpu)]

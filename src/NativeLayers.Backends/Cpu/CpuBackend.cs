@@ -11,6 +11,7 @@ namespace NativeLayers.Backends.Cpu;
 public sealed unsafe class CpuBackend : IComputeBackend
 {
     private const int RowsPerPart = 16;
+    private const int ChannelsPerPart = 64;
     private readonly bool _ownsPool;
 
     /// <param name="threads">Worker threads; 0 = one per core (the shared pool).</param>
@@ -175,6 +176,51 @@ public sealed unsafe class CpuBackend : IComputeBackend
     }
 
     public void Clear(BufferView values, long length) => CpuBuffer.Span(values, length).Clear();
+
+    public void CausalConv1d(ForwardBatch batch, int layer, BufferView x, int xStride, StateSpaceWeights weights, BufferView y)
+    {
+        float* input = CpuBuffer.Pointer(x), output = CpuBuffer.Pointer(y);
+        int channels = weights.Channels;
+        ForChannels(channels, (first, count) =>
+        {
+            for (int s = 0; s < batch.Sequences.Count; s++)
+            {
+                var seq = batch.Sequences[s];
+                float* state = CpuBuffer.Pointer(((RecurrentState)batch.Caches[s]).Conv(layer));
+                StateSpaceKernels.Conv(input + (long)seq.FirstRow * xStride, xStride, seq.Count, weights, state, output + (long)seq.FirstRow * channels, first, count);
+            }
+        });
+    }
+
+    public void SelectiveScan(ForwardBatch batch, int layer, SelectiveScanInputs inputs, StateSpaceWeights weights, BufferView y)
+    {
+        float* u = CpuBuffer.Pointer(inputs.U), dt = CpuBuffer.Pointer(inputs.Dt), b = CpuBuffer.Pointer(inputs.B), c = CpuBuffer.Pointer(inputs.C);
+        float* gate = CpuBuffer.Pointer(inputs.Gate), output = CpuBuffer.Pointer(y);
+        int channels = weights.Channels, bc = inputs.BcStride, gs = inputs.GateStride;
+        ForChannels(channels, (first, count) =>
+        {
+            for (int s = 0; s < batch.Sequences.Count; s++)
+            {
+                var seq = batch.Sequences[s];
+                long row = seq.FirstRow;
+                var rows = new SelectiveScanRows(u + row * channels, dt + row * channels, b + row * bc, c + row * bc, bc, gate + row * gs, gs);
+                float* state = CpuBuffer.Pointer(((RecurrentState)batch.Caches[s]).Scan(layer));
+                StateSpaceKernels.Scan(rows, seq.Count, weights, state, output + row * channels, first, count);
+            }
+        });
+    }
+
+    /// <summary>Splits channels into blocks of <see cref="ChannelsPerPart"/> run in parallel (the state-space ops are independent per channel).</summary>
+    private void ForChannels(int channels, Action<int, int> body)
+    {
+        int parts = (channels + ChannelsPerPart - 1) / ChannelsPerPart;
+        if (parts == 1)
+        {
+            body(0, channels);
+            return;
+        }
+        Pool.For(parts, part => body(part * ChannelsPerPart, Math.Min(ChannelsPerPart, channels - part * ChannelsPerPart)));
+    }
 
     /// <summary>Runs a per-row body in parallel chunks when there are enough rows to be worth it.</summary>
     private void ForRows(int rows, Action<int> body)

@@ -27,14 +27,25 @@ public static class InspectCommand
             Row("model_type", $"{c.ModelType} ({string.Join(", ", c.Architectures)})");
             Row("layers", c.NumLayers.ToString());
             Row("hidden size", c.HiddenSize.ToString());
-            Row("attention", $"{c.NumHeads} heads / {c.NumKvHeads} kv heads, head_dim {c.HeadDim}" + (c.SlidingWindow is int w ? $", sliding window {w}" : ""));
-            Row("mlp", $"intermediate {c.IntermediateSize}, {m.Spec.Activation}{(m.Spec.GatedMlp ? " gated" : "")}");
-            Row("block", $"{m.Spec.Layout} blocks, {m.Spec.Norm} (eps {c.NormEps}), {(m.Spec.Causal ? "causal" : "bidirectional")} attention" + Extras(m));
-            if (m.Spec.PerLayer is { } perLayer)
-                Row("layer pattern", string.Join(" ", perLayer.Select((a, l) => a.SlidingWindow is int lw ? $"{l}:local({lw + 1} keys, θ {a.RopeTheta})" : $"{l}:global(θ {a.RopeTheta})")));
-            Row("positions", (m.Spec.RotaryDim > 0
-                ? $"RoPE over {m.Spec.RotaryDim} of {c.HeadDim} dims, theta {c.RopeTheta}" + (c.RopeScaling is { } s ? $", {s.Type} scaling ×{s.Factor}" : "")
-                : "learned absolute") + $", max {c.MaxPositions}" + (c.TypeVocabSize > 0 ? $", {c.TypeVocabSize} token types" : ""));
+            if (c.StateSpace is { } ssm)
+            {
+                Row("mixer", $"selective state space (Mamba): {c.IntermediateSize} channels, state {ssm.StateSize} per channel, conv kernel {ssm.ConvKernel}, " +
+                    $"Δ rank {ssm.TimeStepRank}, {m.Spec.Activation}; recurrent state {StateBytes(c, ssm)} per sequence, whatever its length");
+                Row("block", $"{m.Spec.Layout} blocks (x += mixer(norm(x))), {m.Spec.Norm} (eps {c.NormEps}); hook points resid_pre, mixer_out, resid_post");
+                Row("positions", "none (the recurrence orders tokens); no length limit");
+            }
+            else
+            {
+                Row("attention", $"{c.NumHeads} heads / {c.NumKvHeads} kv heads, head_dim {c.HeadDim}" + (c.SlidingWindow is int w ? $", sliding window {w}" : ""));
+                Row("mlp", (c.Experts > 0 ? $"mixture of {c.Experts} experts, top {c.ExpertsPerToken} per token (softmax renormalised), each " : "") +
+                    $"intermediate {c.IntermediateSize}, {m.Spec.Activation}{(m.Spec.GatedMlp ? " gated" : "")}");
+                Row("block", $"{m.Spec.Layout} blocks, {m.Spec.Norm} (eps {c.NormEps}), {(m.Spec.Causal ? "causal" : "bidirectional")} attention" + Extras(m));
+                if (m.Spec.PerLayer is { } perLayer)
+                    Row("layer pattern", string.Join(" ", perLayer.Select((a, l) => a.SlidingWindow is int lw ? $"{l}:local({lw + 1} keys, θ {a.RopeTheta})" : $"{l}:global(θ {a.RopeTheta})")));
+                Row("positions", (m.Spec.RotaryDim > 0
+                    ? $"RoPE over {m.Spec.RotaryDim} of {c.HeadDim} dims, theta {c.RopeTheta}" + (c.RopeScaling is { } s ? $", {s.Type} scaling ×{s.Factor}" : "")
+                    : "learned absolute") + $", max {c.MaxPositions}" + (c.TypeVocabSize > 0 ? $", {c.TypeVocabSize} token types" : ""));
+            }
             Row("vocabulary", $"{c.VocabSize}, embeddings {(c.TieWordEmbeddings ? "tied" : "untied")}");
             Row("residual slots", $"{c.NumLayers + 1} (0 = embeddings, l+1 = after block l, {c.NumLayers} = raw final residual)");
             Row("parameters", $"{parameters:N0}");
@@ -59,6 +70,10 @@ public static class InspectCommand
         >= 1L << 20 => $"{bytes / (double)(1L << 20):F1} MiB",
         _ => $"{bytes / 1024.0:F1} KiB",
     };
+
+    /// <summary>Conv history and scan state of every layer, in float32.</summary>
+    private static string StateBytes(Loading.ModelConfig c, Loading.StateSpaceConfig ssm) =>
+        Size(4L * c.NumLayers * c.IntermediateSize * (ssm.ConvKernel - 1 + ssm.StateSize));
 
     /// <summary>What sets a family's block apart: norms around the sub-layers, q/k norms, scores' scale and caps.</summary>
     private static string Extras(Runtime.Transformer m)

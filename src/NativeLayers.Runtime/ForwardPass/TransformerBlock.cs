@@ -29,7 +29,7 @@ internal sealed class TransformerBlock(IComputeBackend backend, Scratch scratch,
         switch (spec.Layout)
         {
             case BlockLayout.PreNorm:
-                AddSubLayer(hooks, block.Output, Attend(layer, block, PreNorm(block.AttentionNorm, input, normed, rows), batch), queryWidth,
+                AddSubLayer(hooks, block.Output!, Attend(layer, block, PreNorm(block.AttentionNorm, input, normed, rows), batch), queryWidth,
                     input, output, rows, attnOut, block.AttentionOutputNorm);
                 hooks?.Apply(residMid, output);
                 if (block.Experts is { } experts)
@@ -39,14 +39,19 @@ internal sealed class TransformerBlock(IComputeBackend backend, Scratch scratch,
                         output, output, rows, mlpOut, block.MlpOutputNorm);
                 break;
             case BlockLayout.Parallel:
-                AddSubLayer(hooks, block.Output, Attend(layer, block, PreNorm(block.AttentionNorm, input, normed, rows), batch), queryWidth,
+                AddSubLayer(hooks, block.Output!, Attend(layer, block, PreNorm(block.AttentionNorm, input, normed, rows), batch), queryWidth,
                     input, output, rows, attnOut, block.AttentionOutputNorm);
                 AddSubLayer(hooks, block.Down!, Mlp(block, PreNorm(block.MlpNorm, input, normed, rows), rows), config.IntermediateSize,
                     output, output, rows, mlpOut, block.MlpOutputNorm);
                 break;
+            case BlockLayout.StateSpace:
+                var mixer = block.Mixer!;
+                AddSubLayer(hooks, mixer.OutProjection, Mix(layer, mixer, PreNorm(block.AttentionNorm, input, normed, rows), batch), mixer.Channels,
+                    input, output, rows, new HookId(HookPoint.MixerOut, layer), null);
+                break;
             case BlockLayout.PostNorm:
                 var middle = scratch.Get("middle", (long)rows * d);
-                AddSubLayer(hooks, block.Output, Attend(layer, block, input, batch), queryWidth, input, normed, rows, attnOut, null);
+                AddSubLayer(hooks, block.Output!, Attend(layer, block, input, batch), queryWidth, input, normed, rows, attnOut, null);
                 Norm(block.AttentionNorm!, normed, middle, rows);
                 hooks?.Apply(residMid, middle);
                 AddSubLayer(hooks, block.Down!, Mlp(block, middle, rows), config.IntermediateSize, middle, output, rows, mlpOut, null);
@@ -126,11 +131,33 @@ internal sealed class TransformerBlock(IComputeBackend backend, Scratch scratch,
         var shape = Shape(layer);
         var qkv = scratch.Get("qkv", (long)rows * shape.QkvStride);
         var attention = scratch.Get("attention", (long)rows * shape.QueryWidth);
-        backend.Linear(block.Qkv, source, Width, rows, qkv, shape.QkvStride, accumulate: false);
+        backend.Linear(block.Qkv!, source, Width, rows, qkv, shape.QkvStride, accumulate: false);
         NormalizeQueriesAndKeys(block, qkv, rows, shape);
         backend.RotateAndAppend(batch, layer, qkv, shape, spec.RotaryDim, rope(layer));
         backend.Attention(batch, layer, qkv, shape, attention);
         return attention;
+    }
+
+    /// <summary>
+    /// Mamba's token mixer: in projection to [u | z], causal conv + SiLU of u, x projection to [Δ in | B | C], Δ's own
+    /// projection, then the selective scan gated by z, each sequence continuing from its recurrent state. Returns [rows, channels].
+    /// </summary>
+    private BufferView Mix(int layer, StateSpaceMixerWeights mixer, BufferView normed, ForwardBatch batch)
+    {
+        int rows = batch.Rows, channels = mixer.Channels, state = mixer.Scan.StateSize, rank = mixer.TimeStepRank;
+        int inWidth = 2 * channels, xWidth = rank + 2 * state;
+        BufferView inner = scratch.Get("mixer_in", (long)rows * inWidth);
+        backend.Linear(mixer.InProjection, normed, Width, rows, inner, inWidth, accumulate: false);
+        var u = scratch.Get("mixer_conv", (long)rows * channels);
+        backend.CausalConv1d(batch, layer, inner, inWidth, mixer.Scan, u);
+        BufferView projected = scratch.Get("mixer_x", (long)rows * xWidth);
+        backend.Linear(mixer.XProjection, u, channels, rows, projected, xWidth, accumulate: false);
+        var dt = scratch.Get("mixer_dt", (long)rows * channels);
+        backend.Linear(mixer.DtProjection, projected, xWidth, rows, dt, channels, accumulate: false);
+        var y = scratch.Get("mixer_y", (long)rows * channels);
+        var inputs = new SelectiveScanInputs(u, dt, projected.At(rank), projected.At(rank + state), xWidth, inner.At(channels), inWidth);
+        backend.SelectiveScan(batch, layer, inputs, mixer.Scan, y);
+        return y;
     }
 
     /// <summary>RMSNorm of q and k in the fused [q | k | v] rows, per head or over each whole projection, before RoPE.</summary>

@@ -24,6 +24,8 @@ public enum HookPoint
     RouterLogits,
     /// <summary>blocks.l.mlp.hook_expert_ids: the experts each token ran, [rows, experts per token], highest weight first (as floats).</summary>
     ExpertIds,
+    /// <summary>blocks.l.hook_mixer_out: a state-space block's mixer output (after its out projection), before it joins the residual (Mamba).</summary>
+    MixerOut,
 }
 
 /// <summary>A hook point at a layer (Layer is -1 for the model-level points hook_embed and ln_final.hook_normalized).</summary>
@@ -65,6 +67,7 @@ public readonly record struct HookId(HookPoint Point, int Layer)
         HookPoint.FinalNormalized => "final_normalized",
         HookPoint.RouterLogits => "router_logits",
         HookPoint.ExpertIds => "expert_ids",
+        HookPoint.MixerOut => "mixer_out",
         _ => throw new ArgumentOutOfRangeException(nameof(point)),
     };
 
@@ -104,6 +107,11 @@ public readonly record struct HookId(HookPoint Point, int Layer)
             throw new NativeLayersException($"{hook.Name} does not exist in parallel-residual blocks ({shape.ModelType}).");
         if (hook.Point is HookPoint.RouterLogits or HookPoint.ExpertIds && !shape.MixtureOfExperts)
             throw new NativeLayersException($"{hook.Name} exists only in mixture-of-experts models; {shape.ModelType} has dense MLPs.");
+        bool stateSpace = shape.Layout == Models.BlockLayout.StateSpace;
+        if (hook.Point is HookPoint.AttnOut or HookPoint.ResidMid or HookPoint.MlpOut && stateSpace)
+            throw new NativeLayersException($"{hook.Name} does not exist in {shape.ModelType}: its blocks have one mixer and no attention or MLP (use blocks.{hook.Layer}.hook_mixer_out).");
+        if (hook.Point == HookPoint.MixerOut && !stateSpace)
+            throw new NativeLayersException($"{hook.Name} exists only in state-space models (Mamba); {shape.ModelType} has attention (hook_attn_out) and MLP (hook_mlp_out).");
     }
 
     public static int ResolveLayer(int layer, int layers, string context)

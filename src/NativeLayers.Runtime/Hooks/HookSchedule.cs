@@ -90,6 +90,7 @@ internal sealed class HookSchedule
     {
         BlockLayout.PreNorm => [(new(HookPoint.AttnOut, layer), new HookId(HookPoint.ResidMid, layer)), (new(HookPoint.MlpOut, layer), HookId.ResidPost(layer))],
         BlockLayout.Parallel => [(new(HookPoint.AttnOut, layer), null), (new(HookPoint.MlpOut, layer), HookId.ResidPost(layer))],
+        BlockLayout.StateSpace => [(new(HookPoint.MixerOut, layer), HookId.ResidPost(layer))],
         _ => [(new(HookPoint.AttnOut, layer), null), (new(HookPoint.MlpOut, layer), null)],
     };
 

@@ -12,6 +12,8 @@ public enum BlockLayout
     Parallel,
     /// <summary>x = norm1(x + attn(x)); x = norm2(x + mlp(x)) (BERT).</summary>
     PostNorm,
+    /// <summary>x += mixer(norm(x)), one selective state-space mixer in place of attention and MLP (Mamba).</summary>
+    StateSpace,
 }
 
 /// <summary>

@@ -16,7 +16,7 @@ public interface IModelRecipe
 
 public static class ModelRecipes
 {
-    private static readonly IModelRecipe[] All = [new LlamaFamilyRecipe(), new Gpt2Recipe(), new GptNeoxRecipe(), new BertRecipe()];
+    private static readonly IModelRecipe[] All = [new LlamaFamilyRecipe(), new Gpt2Recipe(), new GptNeoxRecipe(), new BertRecipe(), new MambaRecipe()];
 
     public static IModelRecipe For(ModelConfig config) =>
         All.FirstOrDefault(r => r.ModelTypes.Contains(config.ModelType))

@@ -93,6 +93,13 @@ public sealed unsafe class WeightBinder(WeightStore store, ModelConfig config, p
         return t.File.ReadFloat32(t.Name);
     }
 
+    /// <summary>A tensor of any rank as float32, row-major (small parameters such as conv taps).</summary>
+    public float[] FloatTensor(string name, params long[] shape)
+    {
+        var t = Tensor(name, shape);
+        return t.File.ReadFloat32(t.Name);
+    }
+
     public PinnedBuffer Vector(string name, int length, float offset = 0)
     {
         var values = Floats(name, length);

@@ -4,11 +4,13 @@ namespace NativeLayers.Runtime.Models;
 
 public sealed class BlockWeights
 {
-    /// <summary>The norm before attention; null when attention reads the residual itself (OLMo 2).</summary>
+    /// <summary>The norm before attention (or the state-space mixer); null when attention reads the residual itself (OLMo 2).</summary>
     public required NormWeights? AttentionNorm { get; init; }
-    /// <summary>Fused projection producing [q (heads·headDim) | k (kvHeads·headDim) | v (kvHeads·headDim)].</summary>
-    public required Linear Qkv { get; init; }
-    public required Linear Output { get; init; }
+    /// <summary>Fused projection producing [q (heads·headDim) | k (kvHeads·headDim) | v (kvHeads·headDim)]; null without attention (Mamba).</summary>
+    public required Linear? Qkv { get; init; }
+    public required Linear? Output { get; init; }
+    /// <summary>Mamba's selective state-space mixer, in place of attention and MLP; null in transformers.</summary>
+    public StateSpaceMixerWeights? Mixer { get; init; }
     /// <summary>The norm before the MLP; null when the MLP reads the residual itself (OLMo 2).</summary>
     public required NormWeights? MlpNorm { get; init; }
     /// <summary>Norms of the attention and MLP outputs, before they join the residual (Gemma 2/3, OLMo 2); null = none.</summary>
@@ -33,6 +35,16 @@ public sealed class BlockWeights
 public sealed record ExpertWeights(Linear Router, Linear[] Up, Linear[] Down, int PerToken)
 {
     public int Count => Up.Length;
+}
+
+/// <summary>
+/// Mamba's mixer: in_proj to [u | z] (2 · channels), the causal conv and scan parameters, x_proj to [Δ in (rank) | B (N) |
+/// C (N)], dt_proj (rank → channels, with bias) and out_proj back to the stream.
+/// </summary>
+public sealed record StateSpaceMixerWeights(Linear InProjection, Linear XProjection, Linear DtProjection, Linear OutProjection, StateSpaceWeights Scan)
+{
+    public int Channels => Scan.Channels;
+    public int TimeStepRank => DtProjection.InFeatures;
 }
 
 public sealed class ModelWeights
