@@ -67,21 +67,35 @@ public class SyntheticModelTests
         SharedData.AssertClose(ToFloat(expectedLogits.AsSpan((longest.Length - 1) * spec.Vocab)), step.LastLogits(0), $"{what}: decode-step logits");
     }
 
-    [Fact]
-    public void Qwen3FoldersLoadWithEveryTensorUsedAndRunAlikeOnBothBackends()
+    [Theory]
+    [InlineData("qwen3-tiny")]
+    [InlineData("gemma2-tiny")]
+    [InlineData("mixtral-tiny")]
+    [InlineData("mamba-tiny")]
+    public void GeneratedFoldersOfTheNewFamiliesLoadStrictlyRunAlikeOnBothBackendsAndDecodeLikeTheyPrefill(string preset)
     {
-        var spec = ModelSpec.Preset("qwen3-tiny");
+        var spec = ModelSpec.Preset(preset);
         using var folder = new TempFolder();
         ModelGenerator.Generate(folder.Path, spec, DType.BF16, seed: 3);
         using var cpu = Transformer.Load(folder.Path); // strict: every generated tensor must be bound
         using var gpu = TestDevices.Load(folder.Path, TestDevices.IlgpuCpu);
-        Assert.Equal((32, true, Runtime.Models.QkNorm.PerHead), (cpu.Config.HeadDim, cpu.Config.TieWordEmbeddings, cpu.Spec.QkNorm));
-        int[][] batch = [RandomIds(new Random(1), 9, spec.Vocab), RandomIds(new Random(2), 4, spec.Vocab)];
+        Assert.Equal(spec.ModelType, cpu.Config.ModelType);
+        Assert.Equal(spec.TiedHead, cpu.Config.TieWordEmbeddings);
+        int[][] batch = [RandomIds(new Random(1), 12, spec.Vocab), RandomIds(new Random(2), 4, spec.Vocab)];
         var expected = cpu.Forward(batch);
         var actual = gpu.Forward(batch);
         for (int slot = 0; slot <= spec.Layers; slot++)
-            SharedData.AssertClose(expected.Residual.Slot(slot), actual.Residual.Slot(slot), $"slot {slot}");
-        SharedData.AssertClose(expected.Logits, actual.Logits, "logits");
+            SharedData.AssertClose(expected.Residual.Slot(slot), actual.Residual.Slot(slot), $"{preset} slot {slot}");
+        SharedData.AssertClose(expected.Logits, actual.Logits, $"{preset} logits");
+
+        // Prefill 9 tokens, then three one-token steps through the cache (KV or recurrent state): the same logits.
+        var sequence = cpu.NewSequence();
+        cpu.Forward([sequence], [batch[0][..9]], LogitsMode.None);
+        for (int t = 9; t < 12; t++)
+        {
+            var step = cpu.Forward([sequence], [batch[0][t..(t + 1)]], LogitsMode.LastPerSequence);
+            SharedData.AssertClose(expected.Logits.AsSpan(t * spec.Vocab, spec.Vocab), step.LastLogits(0), $"{preset} decode step at {t}");
+        }
     }
 
     [Fact]
@@ -137,6 +151,8 @@ public class SyntheticModelTests
         Assert.Equal(124_439_808, ModelSpec.Preset("gpt2-small").ParameterCount); // GPT-2 124M, head tied
         Assert.Equal(162_322_944, ModelSpec.Preset("pythia-160m").ParameterCount); // Pythia-160M, embed_out untied
         Assert.Equal(16, ModelSpec.Preset("pythia-160m").RotaryDim);
+        Assert.Equal(2_614_341_888, ModelSpec.Preset("gemma2-2b").ParameterCount); // google/gemma-2-2b
+        Assert.Equal(129_135_360, ModelSpec.Preset("mamba-130m").ParameterCount); // state-spaces/mamba-130m-hf
         // A tied head is read once per decode step: wte is not counted again on top of the head.
         var gpt2 = ModelSpec.Preset("gpt2-small");
         Assert.Equal((12L * 4 * 768 * 768 + 12L * 2 * 768 * 3072 + 50257L * 768) * 2, gpt2.DecodeWeightBytes(DType.BF16));

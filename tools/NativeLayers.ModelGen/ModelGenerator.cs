@@ -8,7 +8,7 @@ namespace NativeLayers.ModelGen;
 public sealed record GeneratedModel(string Directory, ModelSpec Spec, DType DType, long Parameters, long Bytes);
 
 /// <summary>
-/// Writes a random-weight Hugging Face model folder (llama, gpt2 or gpt_neox): config.json, generation_config.json and
+/// Writes a random-weight Hugging Face model folder (any of <see cref="ModelSpec.ModelTypes"/>): config.json, generation_config.json and
 /// model.safetensors. Matrices are N(0, 1/fan_in) (std 1/sqrt(fan_in)), so activations keep unit scale through the
 /// blocks; embeddings are N(0, 1), norm weights 1 ± 0.02 and biases N(0, 0.1²). Values depend only on the seed and the
 /// tensor name, not on thread timing.
@@ -49,7 +49,11 @@ public static class ModelGenerator
     {
         w.WriteString("model_type", spec.ModelType);
         w.WriteStartArray("architectures");
-        w.WriteStringValue(spec.ModelType switch { "gpt2" => "GPT2LMHeadModel", "gpt_neox" => "GPTNeoXForCausalLM", "qwen3" => "Qwen3ForCausalLM", _ => "LlamaForCausalLM" });
+        w.WriteStringValue(spec.ModelType switch
+        {
+            "gpt2" => "GPT2LMHeadModel", "gpt_neox" => "GPTNeoXForCausalLM", "qwen3" => "Qwen3ForCausalLM", "gemma2" => "Gemma2ForCausalLM",
+            "mixtral" => "MixtralForCausalLM", "mamba" => "MambaForCausalLM", _ => "LlamaForCausalLM",
+        });
         w.WriteEndArray();
         w.WriteNumber("vocab_size", spec.Vocab);
         switch (spec.ModelType)
@@ -79,6 +83,20 @@ public static class ModelGenerator
                 w.WriteBoolean("use_parallel_residual", spec.ParallelResidual);
                 w.WriteBoolean("attention_bias", true);
                 break;
+            case "mamba":
+                w.WriteNumber("hidden_size", spec.Hidden);
+                w.WriteNumber("num_hidden_layers", spec.Layers);
+                w.WriteNumber("intermediate_size", spec.Intermediate);
+                w.WriteNumber("expand", spec.Intermediate / spec.Hidden);
+                w.WriteNumber("state_size", spec.StateSize);
+                w.WriteNumber("conv_kernel", spec.ConvKernel);
+                w.WriteNumber("time_step_rank", spec.TimeStepRank);
+                w.WriteBoolean("use_bias", false);
+                w.WriteBoolean("use_conv_bias", true);
+                w.WriteString("hidden_act", spec.ActivationName);
+                w.WriteNumber("layer_norm_epsilon", spec.NormEps);
+                w.WriteBoolean("residual_in_fp32", true);
+                break;
             default:
                 w.WriteNumber("hidden_size", spec.Hidden);
                 w.WriteNumber("intermediate_size", spec.Intermediate);
@@ -91,6 +109,19 @@ public static class ModelGenerator
                 w.WriteNumber("rope_theta", spec.RopeTheta);
                 w.WriteBoolean("attention_bias", false);
                 if (spec.ExplicitHeadDim is { } headDim) w.WriteNumber("head_dim", headDim);
+                if (spec.ModelType == "gemma2")
+                {
+                    w.WriteString("hidden_activation", spec.ActivationName);
+                    w.WriteNumber("query_pre_attn_scalar", spec.QueryPreAttnScalar);
+                    w.WriteNumber("sliding_window", spec.SlidingWindow);
+                    w.WriteNumber("attn_logit_softcapping", 50.0);
+                    w.WriteNumber("final_logit_softcapping", 30.0);
+                }
+                if (spec.ModelType == "mixtral")
+                {
+                    w.WriteNumber("num_local_experts", spec.Experts);
+                    w.WriteNumber("num_experts_per_tok", spec.ExpertsPerToken);
+                }
                 break;
         }
         w.WriteBoolean("tie_word_embeddings", spec.TiedHead);
@@ -114,6 +145,7 @@ public static class ModelGenerator
         {
             TensorRole.Embedding => (0f, 1f),
             TensorRole.Norm => (1f, 0.02f),
+            TensorRole.OffsetNorm => (0f, 0.02f),
             TensorRole.Bias => (0f, 0.1f),
             _ => (0f, 1f / MathF.Sqrt(t.FanIn)),
         };

@@ -6,7 +6,7 @@ using NativeLayers.Runtime;
 
 const string Usage = """
     nl-modelgen: writes a random-weight Hugging Face model folder (config.json, generation_config.json, model.safetensors)
-    in the llama, gpt2 (GPT2LMHeadModel), gpt_neox (GPTNeoXForCausalLM) or qwen3 (Qwen3ForCausalLM) layout.
+    in the llama, gpt2, gpt_neox, qwen3, gemma2, mixtral or mamba layout (as the Hugging Face classes save them).
 
     usage: nl-modelgen --out DIR [--preset NAME] [--dtype f32|bf16|f16] [--seed S]
                        [--hidden N] [--layers N] [--heads N] [--kv-heads N] [--intermediate N] [--vocab N]
@@ -17,9 +17,12 @@ const string Usage = """
                        gpt2:     gpt2-tiny, gpt2-small (GPT-2 124M shape, tied head)
                        qwen3:    qwen3-tiny, qwen3-0.6b (Qwen3-0.6B shape: head_dim 128, q/k norms, tied head)
                        gpt_neox: neox-tiny, pythia-160m (Pythia-160M shape, untied embed_out)
+                       gemma2:   gemma2-tiny, gemma2-2b (Gemma-2-2B shape: head_dim 256, soft caps, local/global layers)
+                       mixtral:  mixtral-tiny (4 experts, top 2)
+                       mamba:    mamba-tiny, mamba-130m (Mamba-130M shape: 1536 channels, state 16, tied head)
       --dtype        weight dtype (default f32); norm weights and biases use it too
       --seed         random seed (default 0); the same seed and shape give the same file
-      --kv-heads     llama only; defaults to --heads when --heads is given (else the preset's)
+      --kv-heads     grouped-query families (llama, qwen3, gemma2, mixtral); defaults to --heads when --heads is given (else the preset's)
       --activation   config.json activation (default silu / gelu_new / gelu); solu_ln (gpt2 only) also writes
                      the per-layer mlp.ln LayerNorm of width n_inner
       --rotary-pct   gpt_neox: fraction of each head that is rotated (default 0.25)
