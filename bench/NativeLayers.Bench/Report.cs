@@ -78,6 +78,21 @@ public static class Report
                     $"{gflops / 1e9:N1} | {gflops / fmaPeak:P0} |");
             }
         }
+        var scans = results.Where(r => r.Case.Descriptor.Type == typeof(SelectiveScanKernels)).ToList();
+        if (scans.Count > 0)
+        {
+            text.AppendLine();
+            text.AppendLine($"## Selective scan alone ({SelectiveScanKernels.Spec.Id}: all {SelectiveScanKernels.Spec.Layers} layers of one sequence)");
+            text.AppendLine();
+            text.AppendLine("| Tokens | Time/op | Traffic | Traffic bound (in-run bandwidth) | Time / bound | exp/s |");
+            text.AppendLine("|---:|---:|---:|---:|---:|---:|");
+            foreach (var r in scans)
+            {
+                int t = (int)r.Case.Parameters[nameof(SelectiveScanKernels.Tokens)];
+                double bytes = SelectiveScanKernels.TrafficBytes(t), bound = bytes / bandwidth;
+                text.AppendLine($"| {t} | {Ms(r.Seconds)} | {bytes / 1e6:N2} MB | {Ms(bound)} | {r.Seconds / bound:N2}× | {SelectiveScanKernels.Exponentials(t) / r.Seconds / 1e9:N2} G |");
+            }
+        }
         return text.ToString();
     }
 
