@@ -4,7 +4,8 @@ namespace NativeLayers.Backends;
 
 /// <summary>
 /// cos/sin of position · inv_freq for every position, computed in float32 the way Hugging Face does
-/// (inv_freq = 1 / theta^(2i/d)), with optional linear or Llama-3 frequency scaling. Grows on demand.
+/// (inv_freq = 1 / theta^(2i/d)), with optional linear, Llama-3, YaRN or LongRoPE frequency scaling (LongRoPE: one
+/// table for its short factors and one for its long factors). Grows on demand.
 /// </summary>
 public sealed unsafe class RopeTable
 {
@@ -16,14 +17,16 @@ public sealed unsafe class RopeTable
     public int Half { get; }
     public int Positions { get; private set; }
 
-    public RopeTable(int rotaryDim, double theta, RopeScaling? scaling, int initialPositions)
+    /// <param name="longFactors">LongRoPE only: this table uses the long factors (sequences past the original context).</param>
+    public RopeTable(int rotaryDim, double theta, RopeScaling? scaling, int initialPositions, bool longFactors = false)
     {
         Half = rotaryDim / 2;
         _theta = theta;
         _invFreq = new float[Half];
         for (int i = 0; i < Half; i++)
             _invFreq[i] = 1f / MathF.Pow((float)theta, (float)(2 * i) / rotaryDim);
-        if (scaling != null) ApplyScaling(scaling);
+        if (scaling is { IsLongRope: true }) ApplyLongRope(scaling, longFactors ? scaling.LongFactor! : scaling.ShortFactor!);
+        else if (scaling != null) ApplyScaling(scaling);
         EnsurePositions(initialPositions);
     }
 
@@ -70,6 +73,15 @@ public sealed unsafe class RopeTable
             _invFreq[i] = interpolation * (1 - extrapolationFactor) + extrapolation * extrapolationFactor;
         }
         AttentionScaling = (float)(s.AttentionFactor ?? (s.Factor <= 1 ? 1 : 0.1 * Math.Log(s.Factor) + 1));
+    }
+
+    /// <summary>LongRoPE: inv_freq[i] = 1 / (factor[i] · theta^(2i/d)), in float32 as Hugging Face computes it; cos and sin scaled.</summary>
+    private void ApplyLongRope(RopeScaling s, double[] factors)
+    {
+        int dim = 2 * Half;
+        for (int i = 0; i < Half; i++)
+            _invFreq[i] = 1f / ((float)factors[i] * MathF.Pow((float)_theta, (float)(2 * i) / dim));
+        AttentionScaling = (float)s.AttentionFactor!.Value;
     }
 
     public void EnsurePositions(int count)

@@ -103,6 +103,9 @@ public static class ConfigReader
             RopeLocalTheta = modelType == "gemma3_text" ? f.OptionalPositiveDouble("rope_local_base_freq", meaning: "the local layers' RoPE base") ?? 10000.0 : null,
             StateSpace = mamba ? ReadStateSpace(f, hidden) : null,
         };
+        if (config.RopeScaling is { IsLongRope: true } longRope && (longRope.ShortFactor!.Length != rotaryDim / 2 || longRope.LongFactor!.Length != rotaryDim / 2))
+            throw new ModelFileException(path, $"rope_scaling.short_factor and long_factor need {rotaryDim / 2} values each (one per rotary frequency of head_dim {headDim}), " +
+                $"got {longRope.ShortFactor.Length} and {longRope.LongFactor!.Length}.");
         if (config.ExpertsPerToken > config.Experts)
             throw new ModelFileException(path, $"num_experts_per_tok ({config.ExpertsPerToken}) must be at most num_local_experts ({config.Experts}).");
         return config;
@@ -152,7 +155,8 @@ public static class ConfigReader
             "linear" => new RopeScaling(type, Factor(s)),
             "llama3" => Llama3Scaling(s, type),
             "yarn" => YarnScaling(f, s, type),
-            _ => throw new ModelFileException(f.Path, $"rope_scaling type '{type}' is not supported (supported: linear, llama3, yarn)."),
+            "longrope" or "su" => LongRopeScaling(f, s),
+            _ => throw new ModelFileException(f.Path, $"rope_scaling type '{type}' is not supported (supported: linear, llama3, yarn, longrope)."),
         };
     }
 
@@ -174,6 +178,30 @@ public static class ConfigReader
         double betaFast = s.OptionalPositiveDouble("beta_fast") ?? 32, betaSlow = s.OptionalPositiveDouble("beta_slow") ?? 1;
         return new RopeScaling(type, factor, OriginalMaxPositions: original ?? maxPositions, BetaFast: betaFast, BetaSlow: betaSlow,
             AttentionFactor: s.OptionalPositiveDouble("attention_factor"));
+    }
+
+    /// <summary>
+    /// LongRoPE as Hugging Face 4.51 reads it: the original context is the top-level original_max_position_embeddings
+    /// (the factor then is max_position_embeddings over it), and cos and sin scale by √(1 + ln factor / ln original)
+    /// unless attention_factor says otherwise. "su" is the name early Phi-3 configs used.
+    /// </summary>
+    private static RopeScaling LongRopeScaling(JsonFields f, JsonFields s)
+    {
+        int maxPositions = f.PositiveInt("max_position_embeddings", 2048);
+        int? original = f.Has("original_max_position_embeddings") ? f.PositiveInt("original_max_position_embeddings") : null;
+        double factor = original is { } o ? (double)maxPositions / o : Factor(s);
+        int originalPositions = original ?? maxPositions;
+        double attention = s.OptionalPositiveDouble("attention_factor")
+            ?? (factor <= 1 ? 1 : Math.Sqrt(1 + Math.Log(factor) / Math.Log(originalPositions)));
+        double[] Factors(string name)
+        {
+            var list = s.Get(name) is { ValueKind: System.Text.Json.JsonValueKind.Array } a ? a.EnumerateArray().ToList() : null;
+            if (list == null || list.Count == 0 || list.Any(e => e.ValueKind != System.Text.Json.JsonValueKind.Number || e.GetDouble() <= 0))
+                throw new ModelFileException(s.Path, $"rope_scaling.{name} must be a list of positive numbers, one per rotary frequency.");
+            return list.Select(e => e.GetDouble()).ToArray();
+        }
+        return new RopeScaling("longrope", factor, OriginalMaxPositions: originalPositions, AttentionFactor: attention,
+            ShortFactor: Factors("short_factor"), LongFactor: Factors("long_factor"));
     }
 
     private static RopeScaling Llama3Scaling(JsonFields s, string type)

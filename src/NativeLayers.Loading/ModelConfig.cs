@@ -74,8 +74,13 @@ public sealed record ModelConfig
 public sealed record StateSpaceConfig(int StateSize, int ConvKernel, int TimeStepRank, bool ProjectionBias, bool ConvBias);
 
 /// <summary>
-/// RoPE frequency scaling ("linear", "llama3" or "yarn"); null in config means none. YaRN's BetaFast/BetaSlow bound
-/// the dims it blends between extrapolation and interpolation, and AttentionFactor scales cos and sin.
+/// RoPE frequency scaling ("linear", "llama3", "yarn" or "longrope"); null in config means none. YaRN's BetaFast/BetaSlow
+/// bound the dims it blends between extrapolation and interpolation, and AttentionFactor scales cos and sin. LongRoPE
+/// (Phi-3-128k, Phi-3.5) divides each frequency by its own factor: <see cref="ShortFactor"/> while a sequence fits in
+/// <see cref="OriginalMaxPositions"/>, <see cref="LongFactor"/> once it is longer.
 /// </summary>
 public sealed record RopeScaling(string Type, double Factor, double LowFreqFactor = 1, double HighFreqFactor = 4, int OriginalMaxPositions = 8192,
-    double BetaFast = 32, double BetaSlow = 1, double? AttentionFactor = null);
+    double BetaFast = 32, double BetaSlow = 1, double? AttentionFactor = null, double[]? ShortFactor = null, double[]? LongFactor = null)
+{
+    public bool IsLongRope => Type == "longrope";
+}

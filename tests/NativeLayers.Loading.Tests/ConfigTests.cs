@@ -29,25 +29,21 @@ public sealed class ConfigTests : IDisposable
             .Where(d => new[] { "llama", "mistral", "qwen2", "gemma", "phi3" }.Contains(
                 JsonDocument.Parse(File.ReadAllText(Path.Combine(d, "config.json"))).RootElement.GetProperty("model_type").GetString()))
             .Select(d => "fixtures/golden/" + Path.GetFileName(d))
-            .Except(UnsupportedRopeScaling.Select(u => u.Folder));
+            .Except(["fixtures/golden/phi3-longrope"]); // its LongRoPE config is checked by LongRopeIsReadAsHuggingFaceReadsIt
         Assert.Equal(supported.Order(), Supported.Where(f => f.StartsWith("fixtures")).Order());
     }
 
-    /// <summary>Fixtures of supported families whose RoPE scaling is not implemented yet: a clear error, not garbage.</summary>
-    private static readonly (string Folder, string Type)[] UnsupportedRopeScaling =
-    [
-        ("fixtures/golden/phi3-longrope", "longrope"),
-    ];
-
     [SkippableFact]
-    public void UnsupportedRopeScalingFixturesAreRefusedByName()
+    public void LongRopeIsReadAsHuggingFaceReadsIt()
     {
-        foreach (var (folder, type) in UnsupportedRopeScaling)
-        {
-            var e = Assert.Throws<ModelFileException>(() => ModelFolder.Open(Folder(folder)).Dispose());
-            Assert.Contains($"rope_scaling type '{type}' is not supported", e.Message);
-            Assert.Contains("config.json", e.Message);
-        }
+        using var folder = ModelFolder.Open(Folder("fixtures/golden/phi3-longrope"));
+        var scaling = folder.Config.RopeScaling!;
+        Assert.True(scaling.IsLongRope);
+        // factor = max_position_embeddings / original_max_position_embeddings = 32 / 8; cos and sin scale by √(1 + ln 4 / ln 8).
+        Assert.Equal((4.0, 8), (scaling.Factor, scaling.OriginalMaxPositions));
+        Assert.Equal(1.290994, scaling.AttentionFactor!.Value, 6);
+        Assert.Equal([1.0, 1.02, 1.05, 1.1, 1.15, 1.2, 1.3, 1.4], scaling.ShortFactor!);
+        Assert.Equal(12.0, scaling.LongFactor![^1]);
     }
 
     [SkippableTheory]
@@ -166,7 +162,7 @@ public sealed class ConfigTests : IDisposable
 
     [SkippableTheory]
     [InlineData("t5")]
-    [InlineData("mamba")]
+    [InlineData("rwkv")]
     public void UnsupportedModelTypeIsNamed(string modelType)
     {
         string dir = Directory.CreateDirectory(_temp.File("unsupported-" + modelType)).FullName;
@@ -312,6 +308,21 @@ public sealed class ConfigTests : IDisposable
         Assert.Equal(new RopeScaling("linear", 4.0), ConfigReader.Read(WriteConfig(config)).RopeScaling);
         config["rope_scaling"] = JsonNode.Parse("{\"rope_type\":\"llama3\",\"factor\":8.0,\"low_freq_factor\":1.0,\"high_freq_factor\":4.0,\"original_max_position_embeddings\":8192}");
         Assert.Equal(new RopeScaling("llama3", 8.0, 1.0, 4.0, 8192), ConfigReader.Read(WriteConfig(config)).RopeScaling);
+
+        config["rope_scaling"] = JsonNode.Parse("{\"type\":\"dynamic\",\"factor\":2.0}");
+        var unknown = ReadFails(WriteConfig(config));
+        Assert.Contains("rope_scaling type 'dynamic' is not supported", unknown.Message);
+        Assert.Contains("config.json", unknown.Message);
+
+        // LongRoPE needs one factor per rotary frequency (head_dim / 2), and positive ones.
+        int half = config["hidden_size"]!.GetValue<int>() / config["num_attention_heads"]!.GetValue<int>() / 2;
+        string Factors(int n) => "[" + string.Join(",", Enumerable.Repeat("1.5", n)) + "]";
+        config["rope_scaling"] = JsonNode.Parse($"{{\"type\":\"longrope\",\"factor\":2.0,\"short_factor\":{Factors(half)},\"long_factor\":{Factors(half - 1)}}}");
+        Assert.Contains($"need {half} values each", ReadFails(WriteConfig(config)).Message);
+        config["rope_scaling"] = JsonNode.Parse($"{{\"type\":\"longrope\",\"factor\":2.0,\"short_factor\":{Factors(half)},\"long_factor\":[-1]}}");
+        Assert.Contains("rope_scaling.long_factor must be a list of positive numbers", ReadFails(WriteConfig(config)).Message);
+        config["rope_scaling"] = JsonNode.Parse($"{{\"type\":\"su\",\"factor\":2.0,\"short_factor\":{Factors(half)},\"long_factor\":{Factors(half)}}}");
+        Assert.Equal("longrope", ConfigReader.Read(WriteConfig(config)).RopeScaling!.Type);
     }
 
     [SkippableTheory]

@@ -12,7 +12,7 @@ public class DecoderGoldenTests
     public static TheoryData<string, string, string> Cases()
     {
         var data = new TheoryData<string, string, string>();
-        foreach (var fixture in new[] { "llama", "llama-f16", "llama-bf16", "llama-rope-linear", "llama-rope-llama3", "qwen2", "qwen2-rope-yarn", "qwen3", "olmo2", "gemma2", "gemma3", "mixtral", "mistral", "mistral-swa", "gemma", "phi3", "gpt2", "gpt2-bare", "gpt_neox" })
+        foreach (var fixture in new[] { "llama", "llama-f16", "llama-bf16", "llama-rope-linear", "llama-rope-llama3", "qwen2", "qwen2-rope-yarn", "phi3-longrope", "qwen3", "olmo2", "gemma2", "gemma3", "mixtral", "mistral", "mistral-swa", "gemma", "phi3", "gpt2", "gpt2-bare", "gpt_neox" })
             foreach (var golden in new[] { "golden.safetensors", "golden_single.safetensors" })
                 foreach (var device in TestDevices.All)
                     data.Add(fixture, golden, device);
@@ -37,7 +37,7 @@ public class DecoderGoldenTests
     }
 
     public static TheoryData<string, string> GenerationFixtures() =>
-        TestDevices.Each("llama", "llama-rope-linear", "llama-rope-llama3", "qwen2", "qwen2-rope-yarn", "qwen3", "olmo2", "gemma2", "gemma3", "mixtral", "mistral", "mistral-swa", "gemma", "phi3", "gpt2", "gpt_neox");
+        TestDevices.Each("llama", "llama-rope-linear", "llama-rope-llama3", "qwen2", "qwen2-rope-yarn", "phi3-longrope", "qwen3", "olmo2", "gemma2", "gemma3", "mixtral", "mistral", "mistral-swa", "gemma", "phi3", "gpt2", "gpt_neox");
 
     [SkippableTheory]
     [MemberData(nameof(GenerationFixtures))]
@@ -83,5 +83,29 @@ public class DecoderGoldenTests
             }
         }
         Assert.Equal("blocks.1.mlp.hook_router_logits", HookId.Parse("blocks.1.mlp.hook_router_logits", model.Layers).Name);
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(TestDevices.Devices), MemberType = typeof(TestDevices))]
+    public void LongRopeSwitchesFactorsWithTheSequenceLengthAndRefusesToCrossOverACachedShortSequence(string device)
+    {
+        string fixture = SharedData.Fixture("phi3-longrope");
+        using var model = TestDevices.Load(fixture, device);
+        using var golden = SafetensorsFile.Open(Path.Combine(fixture, "golden_single.safetensors"));
+        int[] ids = golden.ReadInt64("input_ids").Select(x => (int)x).ToArray(); // 11 tokens > 8: the long factors
+        var logits = golden.ReadFloat32("logits");
+
+        // Cached past the original context from the start: 9 then 2 tokens give the full pass's last logits.
+        var sequence = model.NewSequence();
+        model.Forward([sequence], [ids[..9]], LogitsMode.None);
+        var last = model.Forward([sequence], [ids[9..]], LogitsMode.LastPerSequence);
+        SharedData.AssertClose(logits.AsSpan((ids.Length - 1) * model.VocabSize, model.VocabSize), last.LastLogits(0), "last logits after a cached prefix");
+
+        var shortPrefix = model.NewSequence();
+        model.Forward([shortPrefix], [ids[..5]], LogitsMode.None);
+        var crossing = Assert.Throws<NativeLayersException>(() => model.Forward([shortPrefix], [ids[5..]], LogitsMode.LastPerSequence));
+        Assert.Contains("original_max_position_embeddings (8)", crossing.Message);
+        var mixed = Assert.Throws<NativeLayersException>(() => model.Forward([ids[..5], ids]));
+        Assert.Contains("separate calls", mixed.Message);
     }
 }

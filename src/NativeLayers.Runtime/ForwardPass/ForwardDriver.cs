@@ -21,6 +21,9 @@ internal sealed class ForwardDriver : IDisposable
     private readonly ModelShape _shape;
     /// <summary>One rotary table per base (local and global layers may differ), shared by the layers that use it.</summary>
     private readonly RopeTable?[] _ropeByLayer;
+    /// <summary>LongRoPE's tables with its long factors (null otherwise), and the tables of the call being run.</summary>
+    private readonly RopeTable?[]? _longRopeByLayer;
+    private RopeTable?[] _activeRope;
     private readonly string _source;
     private readonly Scratch _scratch;
     private readonly TransformerBlock _block;
@@ -33,17 +36,45 @@ internal sealed class ForwardDriver : IDisposable
         _weights = weights;
         _shape = shape;
         _source = source;
+        _ropeByLayer = RopeTables(longFactors: false);
+        _longRopeByLayer = spec.RopeScaling is { IsLongRope: true } ? RopeTables(longFactors: true) : null;
+        _activeRope = _ropeByLayer;
+        _scratch = new Scratch(backend);
+        _block = new TransformerBlock(backend, _scratch, config, spec, layer => _activeRope[layer]);
+    }
+
+    private RopeTable?[] RopeTables(bool longFactors)
+    {
         var tables = new Dictionary<double, RopeTable>();
-        _ropeByLayer = Enumerable.Range(0, config.NumLayers).Select(layer =>
+        return Enumerable.Range(0, _config.NumLayers).Select(layer =>
         {
-            if (spec.RotaryDim == 0) return null;
-            double theta = spec.Attention(layer).RopeTheta;
+            if (_spec.RotaryDim == 0) return null;
+            double theta = _spec.Attention(layer).RopeTheta;
             if (!tables.TryGetValue(theta, out var table))
-                tables[theta] = table = new RopeTable(spec.RotaryDim, theta, spec.RopeScaling, Math.Min(config.MaxPositions, 4096));
+                tables[theta] = table = new RopeTable(_spec.RotaryDim, theta, _spec.RopeScaling, Math.Min(_config.MaxPositions, 4096), longFactors);
             return table;
         }).ToArray();
-        _scratch = new Scratch(backend);
-        _block = new TransformerBlock(backend, _scratch, config, spec, layer => _ropeByLayer[layer]);
+    }
+
+    /// <summary>
+    /// LongRoPE decides per sequence, as a full recomputation in Hugging Face would: short factors while the sequence fits
+    /// in the original context, long ones once it is longer, for every position. So one call cannot mix the two, and a
+    /// sequence cannot cross over with keys already cached under the short factors.
+    /// </summary>
+    private RopeTable?[] RopeFor(IReadOnlyList<Sequence> sequences, IReadOnlyList<int[]> tokens)
+    {
+        if (_longRopeByLayer == null) return _ropeByLayer;
+        int original = _spec.RopeScaling!.OriginalMaxPositions;
+        bool[] isLong = sequences.Select((s, i) => s.Length + tokens[i].Length > original).ToArray();
+        for (int i = 0; i < sequences.Count; i++)
+            if (isLong[i] && sequences[i].Length > 0 && sequences[i].Length <= original)
+                throw new NativeLayersException($"sequence {i} grows past original_max_position_embeddings ({original}) of {_source}, but its cached keys were " +
+                    $"rotated with LongRoPE's short factors (its first {sequences[i].Length} tokens); Hugging Face recomputes such a sequence with the long factors. " +
+                    $"Run the whole text in one call (a prompt longer than {original} tokens uses the long factors from the start), or start a new sequence.");
+        if (isLong.Distinct().Count() > 1)
+            throw new NativeLayersException($"LongRoPE: this batch mixes sequences within original_max_position_embeddings ({original}) of {_source} and longer ones, " +
+                "which use different rotary factors; run the two groups in separate calls.");
+        return isLong.FirstOrDefault() ? _longRopeByLayer : _ropeByLayer;
     }
 
     private int Width => _config.HiddenSize;
@@ -64,6 +95,7 @@ internal sealed class ForwardDriver : IDisposable
         var stream = new ResidualStream(Layers, Width, rows);
         var batch = new ForwardBatch(rows, sequences.Select(s => s.Cache).ToArray());
         var hooks = Hooks(stream, sequences, options);
+        _activeRope = RopeFor(sequences, tokens);
         PrepareCaches(batch);
 
         var (slots, hostSlots) = SlotBuffers(stream);
@@ -122,7 +154,7 @@ internal sealed class ForwardDriver : IDisposable
             batch.Caches[s].EnsureCapacity(end);
             longest = Math.Max(longest, end);
         }
-        foreach (var table in _ropeByLayer.Distinct()) table?.EnsurePositions(longest);
+        foreach (var table in _activeRope.Distinct()) table?.EnsurePositions(longest);
     }
 
     /// <summary>The stream's own host buffers when the backend computes in host memory; device buffers otherwise.</summary>
