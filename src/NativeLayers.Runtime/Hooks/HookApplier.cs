@@ -24,6 +24,9 @@ internal sealed class HookApplier(IComputeBackend backend, HookSchedule schedule
                 case AddStep add: backend.ResidualAdd(values, values, null, add.Table, rows, width); break;
                 case ProjectStep ablate: backend.ProjectOut(values, width, ablate.Direction, ablate.Rows); break;
                 case HostStep host: ApplyOnHost(host, values); break;
+                case SetStep set:
+                    foreach (var (row, source, offset) in set.Rows) backend.Upload(source.AsSpan(offset, width), values.At((long)row * width));
+                    break;
             }
         if (hook.Slot < 0 && schedule.Captures(hook)) Store(hook, values);
     }

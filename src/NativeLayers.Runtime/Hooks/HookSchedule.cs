@@ -15,6 +15,9 @@ internal sealed record ProjectStep(float[] Direction, int[] Rows) : HookStep;
 /// <summary>Additions that need the row's own norm, applied on host copies of the rows.</summary>
 internal sealed record HostStep(IReadOnlyList<(int Row, AddVector Op)> Rows) : HookStep;
 
+/// <summary>Rows replaced by given values (patching), each row with its value.</summary>
+internal sealed record SetStep(IReadOnlyList<(int Row, float[] Values, int Offset)> Rows) : HookStep;
+
 /// <summary>The additions riding on a projection's bias: every sequence shares the plan, and they come first at their points.</summary>
 internal sealed record FoldedBias(SteeringPlan Plan, HookId Output, bool WithResidual, IReadOnlyList<AddVector> Additions);
 
@@ -128,10 +131,17 @@ internal sealed class HookSchedule
             var adds = new List<(int, AddVector)>();
             var projections = new Dictionary<float[], List<int>>(ReferenceEqualityComparer.Instance);
             var host = new List<(int, AddVector)>();
+            var sets = new List<(int, float[], int)>();
             for (int s = 0; s < perSequence.Length; s++)
             {
                 if (k >= perSequence[s].Count) continue;
                 var op = perSequence[s][k];
+                if (op is SetRows set)
+                {
+                    for (int i = 0; i < set.Positions.Length; i++)
+                        if (set.Positions[i] - rows[s].FirstPosition is var t && t >= 0 && t < rows[s].Count) sets.Add((rows[s].FirstRow + t, set.Values, i * width));
+                    continue;
+                }
                 foreach (int row in SelectedRows(op.Tokens, s, rows[s], promptLengths[s]))
                     switch (op)
                     {
@@ -144,10 +154,11 @@ internal sealed class HookSchedule
                     }
             }
             pendingAdds.AddRange(adds);
-            if (projections.Count == 0 && host.Count == 0) continue;
+            if (projections.Count == 0 && host.Count == 0 && sets.Count == 0) continue;
             FlushAdds();
             foreach (var (direction, list) in projections) steps.Add(new ProjectStep(direction, [.. list]));
             if (host.Count > 0) steps.Add(new HostStep(host));
+            if (sets.Count > 0) steps.Add(new SetStep(sets));
         }
         FlushAdds();
         return steps;

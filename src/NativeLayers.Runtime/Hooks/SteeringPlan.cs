@@ -21,6 +21,20 @@ public sealed record AddVector(HookId Hook, float[] Vector, float Coefficient, T
 /// <summary>Removes the component along a direction: x ← x − (x·u)u with u = direction / ‖direction‖.</summary>
 public sealed record ProjectOut(HookId Hook, float[] Direction, TokenSelection Tokens) : SteeringOperation(Hook, Tokens);
 
+/// <summary>
+/// Replaces the rows of the listed positions with given values (activation patching: a value taken from another run).
+/// <see cref="Values"/> holds one row of the point's width per position, in the order of <see cref="Positions"/>.
+/// </summary>
+public sealed record SetRows(HookId Hook, int[] Positions, float[] Values) : SteeringOperation(Hook, TokenSelection.At([Positions]))
+{
+    /// <summary>The value of the position's row, or an empty span when the position is not listed.</summary>
+    public ReadOnlySpan<float> ValueAt(int position, int width)
+    {
+        int i = Array.IndexOf(Positions, position);
+        return i < 0 ? [] : Values.AsSpan(i * width, width);
+    }
+}
+
 /// <summary>The steering of one sequence: operations applied in order at their hook points.</summary>
 public sealed class SteeringPlan
 {
@@ -49,6 +63,9 @@ public sealed class SteeringPlan
     public SteeringPlan ProjectOut(int layer, float[] direction, HookPoint point = HookPoint.ResidPost, TokenSelection? tokens = null) =>
         Add(new ProjectOut(new HookId(point, layer), direction, tokens ?? TokenSelection.All));
 
+    /// <summary>Sets the rows of <paramref name="positions"/> at the point to <paramref name="values"/> ([positions, width]).</summary>
+    public SteeringPlan Set(HookId hook, int[] positions, float[] values) => Add(new SetRows(hook, positions, values));
+
     /// <summary>Validates once per model shape (and again after an edit).</summary>
     internal void EnsureValidFor(ModelShape shape)
     {
@@ -69,6 +86,16 @@ public sealed class SteeringPlan
             if (hook.Point is HookPoint.FinalNormalized or HookPoint.RouterLogits or HookPoint.ExpertIds)
                 throw new NativeLayersException($"steering at {hook.Name} is not supported; steer a residual or sub-layer output point instead.");
             HookId.RequireExists(hook, shape, "steering at");
+            if (op is SetRows set)
+            {
+                if (set.Values.Length != set.Positions.Length * shape.Width)
+                    throw new NativeLayersException($"setting {set.Positions.Length} rows at {hook.Name} needs {set.Positions.Length} × {shape.Width} values, got {set.Values.Length}.");
+                if (set.Positions.Any(p => p < 0) || set.Positions.Distinct().Count() != set.Positions.Length)
+                    throw new NativeLayersException($"setting rows at {hook.Name}: positions must be distinct and ≥ 0.");
+                if (set.Values.Any(x => !float.IsFinite(x)))
+                    throw new NativeLayersException($"the values set at {hook.Name} contain NaN or infinity.");
+                continue;
+            }
             if (op.Tokens.Kind is TokenSelectionKind.Mask or TokenSelectionKind.Explicit)
                 throw new NativeLayersException($"steering at {hook.Name}: masks and explicit positions select captured tokens; steer with all, prompt, generated, last, first, last-prompt or from:P.");
             float[] v = op switch { AddVector a => a.Vector, ProjectOut p => p.Direction, _ => [] };
