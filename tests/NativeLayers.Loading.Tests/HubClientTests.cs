@@ -292,12 +292,26 @@ public sealed class HubClientTests : IDisposable
             files[WeightStore.IndexFileName] = JsonSerializer.SerializeToUtf8Bytes(new { metadata = new { total_size = 1 }, weight_map = weightMap });
         }
         files["consolidated.safetensors"] = new byte[128]; // another copy of the weights in some repositories: not fetched
-        _hub.AddCommit("org/sharded", "main", files);
+        files["modules.json"] = """[{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"}, {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]"""u8.ToArray();
+        files["1_Pooling/config.json"] = """{"pooling_mode_mean_tokens": true}"""u8.ToArray();
+        string commit = _hub.AddCommit("org/sharded", "main", files);
 
         string snapshot = await Download("org/sharded");
         using var model = ModelFolder.Open(snapshot);
         Assert.Equal(2, model.Weights.Files.Count);
         Assert.DoesNotContain(_hub.Requests, r => r.Path.Contains("consolidated"));
+        Assert.Equal($"../../../blobs/{_hub.File("org/sharded", commit, "1_Pooling/config.json").GitHash}",
+            new FileInfo(Path.Combine(snapshot, "1_Pooling", "config.json")).LinkTarget);
+    }
+
+    [Fact]
+    public async Task ConcurrentDownloadsOfOneModelFetchEachBlobOnce()
+    {
+        var snapshots = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(() => Download())));
+        Assert.All(snapshots, s => Assert.Equal(snapshots[0], s));
+        Assert.Single(_hub.CdnRequests, r => r.Path.EndsWith(_hub.File(Repo, _main, "model.safetensors").Sha256));
+        Assert.Equal(6, Directory.GetFiles(snapshots[0]).Length);
+        Assert.Equal(6, Directory.GetFiles(Path.Combine(RepoFolder(), "blobs")).Length);
     }
 
     [SkippableFact]

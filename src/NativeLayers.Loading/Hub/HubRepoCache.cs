@@ -36,23 +36,26 @@ internal sealed class HubRepoCache(string cacheRoot, string repoId)
     public void WriteRef(string revision, string commit) => StagedFiles.Write(RefFile(revision), stream => stream.Write(System.Text.Encoding.ASCII.GetBytes(commit)));
 
     /// <summary>
-    /// Points snapshots/COMMIT/FILE at its blob. Where symbolic links cannot be made (Windows without developer mode),
+    /// Points snapshots/COMMIT/FILE at its blob, replacing what is there in one rename (so two processes linking the
+    /// same file do not trip over each other). Where symbolic links cannot be made (Windows without developer mode),
     /// huggingface_hub's fallback: a blob just downloaded moves there, a blob already shared is copied.
     /// </summary>
     public void Link(string commit, string file, string etag, bool newBlob)
     {
         string pointer = SnapshotFile(commit, file);
         string blob = Blob(etag);
-        Directory.CreateDirectory(Path.GetDirectoryName(pointer)!);
-        File.Delete(pointer); // a dangling link left by a deleted blob
+        string folder = Path.GetDirectoryName(pointer)!;
+        Directory.CreateDirectory(folder);
+        string temporary = $"{pointer}.{Guid.NewGuid():N}.tmp";
         try
         {
-            File.CreateSymbolicLink(pointer, Path.GetRelativePath(Path.GetDirectoryName(pointer)!, blob));
+            File.CreateSymbolicLink(temporary, Path.GetRelativePath(folder, blob));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or PlatformNotSupportedException)
         {
-            if (newBlob) File.Move(blob, pointer);
-            else File.Copy(blob, pointer);
+            if (newBlob) { File.Move(blob, pointer, overwrite: true); return; }
+            File.Copy(blob, temporary);
         }
+        File.Move(temporary, pointer, overwrite: true);
     }
 }
