@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using NativeLayers.Cli.Commands;
+using NativeLayers.Loading.Hub;
 using Spectre.Console;
 
 namespace NativeLayers.Cli;
@@ -39,11 +40,12 @@ public static class CliApp
         return root;
     }
 
-    public static int Run(string[] args, TextWriter? output = null, TextWriter? error = null) =>
-        Run(BuildRoot(), args, output ?? System.Console.Out, error ?? System.Console.Error);
+    /// <summary>Runs nl; <paramref name="hub"/> replaces the Hugging Face Hub settings of the environment (HF_ENDPOINT, HF_HUB_CACHE, ...).</summary>
+    public static int Run(string[] args, TextWriter? output = null, TextWriter? error = null, HubSettings? hub = null) =>
+        Run(BuildRoot(), args, output ?? System.Console.Out, error ?? System.Console.Error, hub);
 
     /// <summary>Runs <paramref name="root"/>: usage errors exit 2; any other failure is one line on <paramref name="error"/> and exit 1.</summary>
-    public static int Run(RootCommand root, string[] args, TextWriter output, TextWriter error)
+    public static int Run(RootCommand root, string[] args, TextWriter output, TextWriter error, HubSettings? hub = null)
     {
         ParseResult? parse = null;
         try
@@ -56,7 +58,7 @@ public static class CliApp
                 error.WriteLine("Run 'nl --help' (or 'nl COMMAND --help') for usage.");
                 return UsageError;
             }
-            CommonOptions.LoadingRules.Value = new CommonOptions.ModelLoadingRules(parse.GetValue(CommonOptions.AllowUnusedTensors));
+            CommonOptions.LoadingRules.Value = new CommonOptions.ModelLoadingRules(parse.GetValue(CommonOptions.AllowUnusedTensors), hub, error);
             // No termination timeout: long jobs (capture) handle SIGINT/SIGTERM themselves and stop consistently.
             return parse.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null });
         }
@@ -85,6 +87,8 @@ public static class CliApp
             Out = new AnsiConsoleOutput(writer),
             Ansi = terminal ? AnsiSupport.Detect : AnsiSupport.No,
             ColorSystem = terminal ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
+            // A terminal writer is interactive even when the other stream is redirected (stderr's download bars under `nl ... > file`).
+            Interactive = terminal ? InteractionSupport.Yes : InteractionSupport.Detect,
         });
         if (!terminal) console.Profile.Width = 160; // files and pipes: no wrapping at 80 columns
         return console;

@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Numerics;
 using NativeLayers.Analysis.Plots;
 using NativeLayers.Loading;
+using NativeLayers.Loading.Hub;
 using NativeLayers.Runtime;
 using NativeLayers.Runtime.Hooks;
 
@@ -14,12 +15,28 @@ public static class CommonOptions
 {
     public static Option<string> Model() => new("--model", "-m")
     {
-        Description = "Hugging Face model folder (config.json + *.safetensors [+ tokenizer files]). Default: the built-in stories260k (a 260k-parameter Llama trained on TinyStories, MIT; extracted once to ~/.cache/nativelayers).",
-        HelpName = "DIR",
+        Description = "Hugging Face model folder (config.json + *.safetensors [+ tokenizer files]), or a model on the Hugging Face Hub as " +
+            "ORG/NAME or ORG/NAME@REVISION (downloaded once into huggingface_hub's cache, $HF_HUB_CACHE or ~/.cache/huggingface/hub; " +
+            "HF_TOKEN, HF_ENDPOINT and HF_HUB_OFFLINE=1 as in huggingface_hub). Default: the built-in stories260k (a 260k-parameter " +
+            "Llama trained on TinyStories, MIT; extracted once to ~/.cache/nativelayers).",
+        HelpName = "DIR|ORG/NAME[@REV]",
     };
 
-    /// <summary>The folder of --model, or the built-in default model when it was not given.</summary>
-    public static string ModelDirectory(string? value) => value ?? DefaultModel.Directory;
+    /// <summary>
+    /// The folder of a --model value: the built-in default model when it was not given, an existing folder as it is,
+    /// and otherwise a Hugging Face Hub repository (NAME or ORG/NAME, optionally @REVISION) as its snapshot folder in
+    /// the hub's cache, downloaded first, with progress on stderr, when the cache lacks it.
+    /// </summary>
+    public static string ModelDirectory(string? value)
+    {
+        if (value == null) return DefaultModel.Directory;
+        if (Directory.Exists(value)) return value;
+        if (!HubModelReference.TryParse(value, out var model))
+            throw new ModelFileException(value, "model folder not found (--model takes a model folder, or a Hugging Face Hub model as ORG/NAME or ORG/NAME@REVISION).");
+        var rules = LoadingRules.Value;
+        try { return HubModels.Snapshot(model, rules?.Hub ?? HubSettings.FromEnvironment(), rules?.Progress ?? System.Console.Error); }
+        catch (HubModelNotFoundException e) { throw new ModelFileException(value, $"there is no model folder of that name, and {e.Message}", e); }
+    }
 
     public static Option<int> Threads() => new Option<int>("--threads", "-t")
     {
@@ -150,8 +167,11 @@ public static class CommonOptions
         Recursive = true,
     };
 
-    /// <summary>How this invocation loads models (set once per run from the root options; flows to the command's action).</summary>
-    public sealed record ModelLoadingRules(bool AllowUnusedTensors);
+    /// <summary>
+    /// How this invocation loads models (set once per run from the root options; flows to the command's action): the
+    /// hub settings for --model ORG/NAME (null: from the environment) and where download progress is drawn.
+    /// </summary>
+    public sealed record ModelLoadingRules(bool AllowUnusedTensors, HubSettings? Hub = null, TextWriter? Progress = null);
 
     public static readonly AsyncLocal<ModelLoadingRules?> LoadingRules = new();
 

@@ -85,6 +85,9 @@ public sealed class WeightStore : IDisposable
         }
     }
 
+    /// <summary>The shard files an index lists, each once, checked as <see cref="OpenFolder"/> checks them.</summary>
+    public static List<string> ShardNames(string indexPath) => ReadIndex(indexPath, out _);
+
     private static List<string> ReadIndex(string indexPath, out Dictionary<string, string> weightMap)
     {
         weightMap = new Dictionary<string, string>();

@@ -21,7 +21,7 @@ public static class CompareCommand
     public static Command Build()
     {
         var model = CommonOptions.Model();
-        var modelB = new Option<string?>("--model-b") { Description = "Second model folder (another model or checkpoint); omit to compare the first model with itself." };
+        var modelB = new Option<string?>("--model-b") { Description = "Second model folder or Hugging Face Hub ORG/NAME[@REVISION] (another model or checkpoint); omit to compare the first model with itself." };
         var threads = CommonOptions.Threads();
         var device = CommonOptions.Device();
         var prompts = new Option<string>("--prompts", "-p") { Description = "Prompts: JSONL ({\"text\": ...} per line) or plain text, one prompt a line.", Required = true };
@@ -53,7 +53,7 @@ public static class CompareCommand
             var texts = PromptFile.Read(parse.GetValue(prompts)!, parse.GetValue(encodingErrors));
             using var a = CommonOptions.LoadModel(CommonOptions.ModelDirectory(parse.GetValue(model)), parse.GetValue(threads), parse.GetValue(device)!);
             string? bDir = parse.GetValue(modelB);
-            using var bOwned = bDir == null ? null : CommonOptions.LoadModel(bDir, parse.GetValue(threads), parse.GetValue(device)!);
+            using var bOwned = bDir == null ? null : CommonOptions.LoadModel(CommonOptions.ModelDirectory(bDir), parse.GetValue(threads), parse.GetValue(device)!);
             var b = bOwned ?? a;
             var idsA = Encode(a, texts, limit);
             var idsB = bOwned == null ? idsA : Encode(b, texts, limit);

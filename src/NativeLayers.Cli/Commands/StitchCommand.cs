@@ -14,7 +14,7 @@ public static class StitchCommand
     public static Command Build()
     {
         var model = CommonOptions.Model();
-        var modelB = new Option<string?>("--model-b") { Description = "Model B (must share A's tokenizer); omit to stitch A into itself." };
+        var modelB = new Option<string?>("--model-b") { Description = "Model B, a folder or Hugging Face Hub ORG/NAME[@REVISION] (must share A's tokenizer); omit to stitch A into itself." };
         var threads = CommonOptions.Threads();
         var device = CommonOptions.Device();
         var text = new Option<string>("--text") { Description = "Texts: JSONL ({\"text\": ...} per line) or plain text, one text a line; every k-th is held out.", Required = true };
@@ -38,7 +38,7 @@ public static class StitchCommand
             var texts = PromptFile.Read(parse.GetValue(text)!, parse.GetValue(encodingErrors));
             using var a = CommonOptions.LoadModel(CommonOptions.ModelDirectory(parse.GetValue(model)), parse.GetValue(threads), parse.GetValue(device)!);
             string? bDir = parse.GetValue(modelB);
-            using var bOwned = bDir == null ? null : CommonOptions.LoadModel(bDir, parse.GetValue(threads), parse.GetValue(device)!);
+            using var bOwned = bDir == null ? null : CommonOptions.LoadModel(CommonOptions.ModelDirectory(bDir), parse.GetValue(threads), parse.GetValue(device)!);
             var b = bOwned ?? a;
             if (bOwned != null) TokenizerCompatibility.Require(a, b, texts.Take(4));
             var ids = CompareCommand.Encode(a, texts, limit);
