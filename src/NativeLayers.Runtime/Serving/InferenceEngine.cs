@@ -59,7 +59,8 @@ public sealed class InferenceEngine : IDisposable
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            string? busy = _queue.Count >= _options.MaxQueued ? $"the queue is full ({_options.MaxQueued} requests waiting)"
+            // Free places in the batch take requests at the next step, so they do not count as waiting.
+            string? busy = _queue.Count >= _options.MaxQueued + Math.Max(0, _options.MaxBatch - _running) ? $"the queue is full ({_options.MaxQueued} requests waiting)"
                 : _reserved + entry.Reserved > _options.MaxTokensInFlight ? $"{_reserved} of {_options.MaxTokensInFlight} tokens in flight are taken and this request needs {entry.Reserved}"
                 : null;
             if (busy != null)
