@@ -35,6 +35,7 @@ public static class CliApp
         root.Subcommands.Add(StitchCommand.Build());
         root.Subcommands.Add(ProbeCommand.Build());
         root.Subcommands.Add(LensCommand.Build());
+        root.Subcommands.Add(ServeCommand.Build());
         return root;
     }
 
