@@ -44,8 +44,8 @@ public static class Sampling
         return Draw(probs, order, keep, random);
     }
 
-    /// <summary>The k most probable ids, most probable first (ties: lower id first); O(V log k) through a bounded heap.</summary>
-    private static int[] MostProbable(float[] probs, int k)
+    /// <summary>The ids of the k highest scores (probabilities or logits), highest first (ties: lower id first); O(V log k) through a bounded heap.</summary>
+    public static int[] MostProbable(ReadOnlySpan<float> probs, int k)
     {
         var heap = new PriorityQueue<int, (float P, int NegId)>(k + 1);
         for (int id = 0; id < probs.Length; id++)
@@ -55,6 +55,18 @@ public static class Sampling
         }
         var result = new int[heap.Count];
         for (int i = result.Length - 1; i >= 0; i--) result[i] = heap.Dequeue();
+        return result;
+    }
+
+    /// <summary>log softmax(logits) at each of <paramref name="ids"/>: the model's own log-probabilities, before temperature or filters.</summary>
+    public static float[] LogProbabilities(ReadOnlySpan<float> logits, ReadOnlySpan<int> ids)
+    {
+        float max = TensorPrimitives.Max(logits);
+        double sum = 0;
+        foreach (float x in logits) sum += Math.Exp(x - max);
+        float logSum = max + (float)Math.Log(sum);
+        var result = new float[ids.Length];
+        for (int i = 0; i < ids.Length; i++) result[i] = logits[ids[i]] - logSum;
         return result;
     }
 

@@ -1,5 +1,4 @@
 using System.Numerics.Tensors;
-using NativeLayers.Backends.Cpu;
 using NativeLayers.Loading;
 
 namespace NativeLayers.Runtime.Generation;
@@ -23,14 +22,12 @@ public sealed class Generator(Transformer model)
         if (!options.AllowContextOverflow && prompts.Select((p, i) => (Length: (long)p.Length + options.MaxNewTokens, Index: i)).FirstOrDefault(x => x.Length > context) is { Length: > 0 } over)
             throw new NativeLayersException($"prompt {over.Index} ({prompts[over.Index].Length} tokens) plus {options.MaxNewTokens} new tokens would run past the {context} positions of " +
                 $"{model.Folder.Directory} (max_position_embeddings); ask for fewer new tokens, shorten the prompt, or allow running past the context (--allow-overflow-context).");
+        if (options.MaxNewTokens == 0)
+            return prompts.Select((p, i) => new GenerationOutput(p, [], StopReason.MaxTokens)).ToList();
         var stop = new HashSet<int>(options.StopTokens ?? model.Folder.EosTokenIds);
         // Caches start at the prompt's size and grow as tokens are made: memory follows the tokens actually generated.
         var sequences = prompts.Select(p => model.NewSequence(p.Length)).ToArray();
-        var random = prompts.Select((_, i) => new Random(options.Seed + i)).ToArray();
-        var produced = prompts.Select(_ => new List<int>()).ToArray();
-        var reasons = prompts.Select(_ => StopReason.MaxTokens).ToArray();
-        if (options.MaxNewTokens == 0)
-            return prompts.Select((p, i) => new GenerationOutput(p, [], StopReason.MaxTokens)).ToList();
+        var decoders = prompts.Select((_, i) => new SequenceDecoder(options.Temperature, options.TopK, options.TopP, options.Seed + i, stop, options.MaxNewTokens)).ToArray();
 
         if (options.PromptSteering is { } p && p.Count != prompts.Count)
             throw new NativeLayersException($"{p.Count} steering plans for {prompts.Count} prompts; give one (or null) per prompt.");
@@ -50,17 +47,15 @@ public sealed class Generator(Transformer model)
             {
                 int i = active[a];
                 var logits = result.LastLogits(a);
-                if (!TensorPrimitives.IsFiniteAll(logits)) throw NonFiniteOutputs.Diagnose(model, [.. prompts[i], .. produced[i]]);
-                int token = Sampling.Sample(logits, options.Temperature, options.TopK, options.TopP, random[i]);
-                produced[i].Add(token);
+                if (!TensorPrimitives.IsFiniteAll(logits)) throw NonFiniteOutputs.Diagnose(model, [.. prompts[i], .. decoders[i].Produced]);
+                int token = decoders[i].Next(logits);
                 onToken?.Invoke(i, token);
-                if (stop.Contains(token)) reasons[i] = StopReason.EndOfSequence;
-                else if (produced[i].Count < options.MaxNewTokens) next.Add(i);
+                if (decoders[i].Stopped == null) next.Add(i);
             }
             active = next;
             if (active.Count == 0) break;
-            result = model.Forward(active.Select(i => sequences[i]).ToArray(), active.Select(i => new[] { produced[i][^1] }).ToArray(), Step(active));
+            result = model.Forward(active.Select(i => sequences[i]).ToArray(), active.Select(i => new[] { decoders[i].Produced[^1] }).ToArray(), Step(active));
         }
-        return prompts.Select((p, i) => new GenerationOutput(p, produced[i].ToArray(), reasons[i])).ToList();
+        return prompts.Select((p, i) => new GenerationOutput(p, [.. decoders[i].Produced], decoders[i].Stopped ?? StopReason.MaxTokens)).ToList();
     }
 }
