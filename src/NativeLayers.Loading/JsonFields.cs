@@ -3,7 +3,7 @@ using System.Text.Json;
 namespace NativeLayers.Loading;
 
 /// <summary>Typed reads of a JSON object's fields, with errors that name the file and the field.</summary>
-internal sealed class JsonFields(string path, JsonElement root, string prefix = "")
+public sealed class JsonFields(string path, JsonElement root, string prefix = "")
 {
     public string Path { get; } = path;
     public JsonElement Root { get; } = root;
