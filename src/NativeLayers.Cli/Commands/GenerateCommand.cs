@@ -22,11 +22,12 @@ public static class GenerateCommand
         var topP = new Option<float>("--top-p") { Description = "Sample from the smallest set reaching probability p (1 = all).", DefaultValueFactory = _ => 1f }.Requiring(p => p > 0 && p <= 1, "in (0, 1]");
         var seed = new Option<int>("--seed") { Description = "Random seed for sampling.", DefaultValueFactory = _ => 0 };
         var steer = SteerOption.Create();
+        var condition = new ConditionOptions();
         var showLayers = new Option<bool>("--show-layers") { Description = "Also show the residual-stream norm at every layer for the prompt's last token." };
 
         var command = new Command("generate", "Continue a prompt (greedy or sampled) and print the text.")
             { model, threads, device, promptFile, maxTokens, temperature, topK, topP, seed, steer, showLayers };
-        foreach (var option in prompt.All) command.Options.Add(option);
+        foreach (var option in prompt.All.Concat(condition.All)) command.Options.Add(option);
         command.SetAction(parse =>
         {
             var output = parse.InvocationConfiguration.Output;
@@ -45,9 +46,13 @@ public static class GenerateCommand
             {
                 if (parse.GetValue(prompt.Prompt) != null || parse.GetValue(prompt.Ids) != null || parse.GetValue(prompt.PromptFile) != null)
                     throw new Loading.NativeLayersException("give --prompts FILE or a single --prompt/--prompt-file/--ids, not both.");
-                return GenerateBatch(m, Runtime.Capture.PromptFile.Read(file, parse.GetValue(prompt.EncodingErrors)), options, output, parse.InvocationConfiguration.Error);
+                var texts = Runtime.Capture.PromptFile.Read(file, parse.GetValue(prompt.EncodingErrors));
+                if (!m.HasTokenizer) throw new Loading.NativeLayersException($"{m.Folder.Directory} has no tokenizer; --prompts needs text.");
+                var batch = texts.Select(t => m.Tokenizer.Encode(t)).ToArray();
+                return GenerateBatch(m, texts, batch, Gate(parse, condition, m, batch, options), output, parse.InvocationConfiguration.Error);
             }
             int[] promptIds = prompt.Read(parse, m);
+            options = Gate(parse, condition, m, [promptIds], options);
             bool text = m.HasTokenizer;
             if (text) output.Write(m.Tokenizer.Decode(promptIds));
             var generated = new List<int>();
@@ -70,10 +75,25 @@ public static class GenerateCommand
         return command;
     }
 
-    private static int GenerateBatch(Transformer m, IReadOnlyList<string> texts, GenerationOptions options, TextWriter output, TextWriter error)
+    /// <summary>With --condition: the steering goes only to the prompts whose condition holds (one plan or none per prompt).</summary>
+    private static GenerationOptions Gate(ParseResult parse, ConditionOptions options, Transformer m, int[][] prompts, GenerationOptions generation)
     {
-        if (!m.HasTokenizer) throw new Loading.NativeLayersException($"{m.Folder.Directory} has no tokenizer; --prompts needs text.");
-        var prompts = texts.Select(t => m.Tokenizer.Encode(t)).ToArray();
+        if (options.Read(parse, m, generation.Steering) is not { } condition) return generation;
+        var similarities = condition.Similarities(m, prompts);
+        var console = CliApp.Console(parse.InvocationConfiguration.Error);
+        for (int i = 0; i < prompts.Length; i++)
+            console.MarkupLine($"[grey]condition at block {condition.Layer}: prompt {i} similarity {similarities[i]:F4} " +
+                $"{(condition.Compare == Analysis.Steering.ConditionComparison.Greater ? ">" : "<")} {condition.Threshold:G4}? " +
+                $"{(condition.Holds(similarities[i]) ? "yes: steered" : "no: not steered")}[/]");
+        return generation with
+        {
+            Steering = null,
+            PromptSteering = similarities.Select(s => condition.Holds(s) ? generation.Steering : null).ToArray(),
+        };
+    }
+
+    private static int GenerateBatch(Transformer m, IReadOnlyList<string> texts, int[][] prompts, GenerationOptions options, TextWriter output, TextWriter error)
+    {
         var clock = Stopwatch.StartNew();
         var results = new Generator(m).Generate(prompts, options);
         clock.Stop();

@@ -80,6 +80,7 @@ public static class SteerCommand
         });
         var command = new Command("steer", "Steering experiments.");
         command.Subcommands.Add(sweep);
+        command.Subcommands.Add(ConditionSearchCommand.Build());
         return command;
     }
 
