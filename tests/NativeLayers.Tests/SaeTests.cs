@@ -307,4 +307,71 @@ public class SaeTests
             Assert.True(json.RootElement.TryGetProperty(key, out _), key);
         Assert.Equal(1, json.RootElement.GetProperty("ce_loss_recovered").GetDouble(), 4);
     }
+
+    [Theory]
+    [MemberData(nameof(TestDevices.Devices), MemberType = typeof(TestDevices))]
+    public void SplicingInTheForwardPassMatchesTheSpliceComputedOutside(string device)
+    {
+        using var temp = new TempFolder();
+        using var model = TestDevices.Load(ReferenceData.Stories260k, device);
+        int width = model.Width;
+        var random = new Random(2);
+        float[] Values(int n, double scale) => Enumerable.Range(0, n).Select(_ => (float)((random.NextDouble() * 2 - 1) * scale)).ToArray();
+        string dir = Directory.CreateDirectory(temp.File("sae")).FullName;
+        int features = 3 * width;
+        File.WriteAllText(Path.Combine(dir, "cfg.json"), $"{{\"architecture\": \"standard\", \"d_in\": {width}, \"d_sae\": {features}, \"meta\": {{\"hook_name\": \"blocks.1.hook_mlp_out\"}}}}");
+        WriteSafetensors(Path.Combine(dir, "sae_weights.safetensors"), ("W_enc", [width, features], Values(width * features, 0.3)), ("b_enc", [features], Values(features, 0.1)),
+            ("W_dec", [features, width], Values(features * width, 0.3)), ("b_dec", [width], Values(width, 0.1)));
+        var sae = SaeFiles.Load(dir);
+        var hook = new HookId(HookPoint.MlpOut, 1);
+        int[] ids = Prompts(model)[0];
+        var clean = model.Forward([ids], new ForwardOptions { Capture = [hook] });
+        var x = clean.Read(hook).ToArray();
+
+        // With the error term and no edits the forward is unchanged.
+        var unchanged = model.Forward([ids], new ForwardOptions { Steering = new SteeringPlan().Transform(hook, new SaeSplice(sae, keepError: true)) });
+        SharedData.AssertClose(clean.Logits, unchanged.Logits, "keep-error splice", 1e-5f, 1e-5f);
+
+        // Without it, the point becomes the reconstruction: the same as setting those rows from outside.
+        var recorded = new List<float>();
+        var spliced = model.Forward([ids], new ForwardOptions
+        {
+            Steering = new SteeringPlan().Transform(hook, new SaeSplice(sae) { Encoded = (f, _) => recorded.AddRange(f) }),
+        });
+        var encoding = sae.Encode(x);
+        var set = model.Forward([ids], new ForwardOptions { Steering = new SteeringPlan().Set(hook, Enumerable.Range(0, ids.Length).ToArray(), sae.Decode(encoding)) });
+        SharedData.AssertClose(set.Logits, spliced.Logits, "splice = set of the reconstruction", 1e-5f, 1e-5f);
+        SharedData.AssertClose(encoding.Features, recorded.ToArray(), "features seen by the splice", 1e-6f, 1e-6f);
+
+        // Clamping feature f to v with the error term adds (v − a_f) · W_dec[f] to each row.
+        int f = Enumerable.Range(0, features).First(i => encoding.Features[i] > 0);
+        var clamped = model.Forward([ids], new ForwardOptions { Steering = new SteeringPlan().Transform(hook, new SaeSplice(sae, true, [new FeatureClamp(f, 5f)])) });
+        var expected = (float[])x.Clone();
+        for (int t = 0; t < ids.Length; t++)
+            for (int i = 0; i < width; i++) expected[t * width + i] += (5f - encoding.Features[t * features + f]) * sae.Decoder[f * width + i];
+        var byHand = model.Forward([ids], new ForwardOptions { Steering = new SteeringPlan().Set(hook, Enumerable.Range(0, ids.Length).ToArray(), expected) });
+        SharedData.AssertClose(byHand.Logits, clamped.Logits, "clamp", 1e-5f, 1e-5f);
+    }
+
+    [Fact]
+    public void HiddenWithAKeepErrorSpliceWritesTheUnchangedStream()
+    {
+        using var temp = new TempFolder();
+        using var model = Transformer.Load(ReferenceData.Stories260k);
+        string dir = IdentitySae(temp, model.Width, "blocks.2.hook_resid_post");
+        string plain = temp.File("plain.safetensors"), spliced = temp.File("spliced.safetensors"), clamped = temp.File("clamped.safetensors");
+        var error = new StringWriter();
+        Assert.Equal(0, CliApp.Run(["hidden", "--prompt", Stories[1], "--out", plain], new StringWriter(), error));
+        Assert.Equal(0, CliApp.Run(["hidden", "--prompt", Stories[1], "--sae", dir, "--sae-keep-error", "--out", spliced], new StringWriter(), error));
+        Assert.Equal(0, CliApp.Run(["hidden", "--prompt", Stories[1], "--sae", dir, "--sae-clamp", "3=0", "--sae-clamp", "67=0", "--out", clamped], new StringWriter(), error));
+        using var a = SafetensorsFile.Open(plain);
+        using var b = SafetensorsFile.Open(spliced);
+        using var c = SafetensorsFile.Open(clamped);
+        SharedData.AssertClose(a.ReadFloat32("logits"), b.ReadFloat32("logits"), "logits", 1e-5f, 1e-5f);
+        // Ablating both halves of dimension 3 of the exact SAE zeroes that dimension of slot 3.
+        var slot = c.ReadFloat32("resid.3");
+        Assert.All(Enumerable.Range(0, slot.Length / model.Width), t => Assert.Equal(0f, slot[t * model.Width + 3], 5));
+        Assert.Equal(1, CliApp.Run(["hidden", "--prompt", "Hi", "--sae-clamp", "3=0", "--out", plain], new StringWriter(), error));
+        Assert.Contains("need --sae", error.ToString());
+    }
 }

@@ -23,11 +23,12 @@ public static class GenerateCommand
         var seed = new Option<int>("--seed") { Description = "Random seed for sampling.", DefaultValueFactory = _ => 0 };
         var steer = SteerOption.Create();
         var condition = new ConditionOptions();
+        var sae = new SaeOptions();
         var showLayers = new Option<bool>("--show-layers") { Description = "Also show the residual-stream norm at every layer for the prompt's last token." };
 
         var command = new Command("generate", "Continue a prompt (greedy or sampled) and print the text.")
             { model, threads, device, promptFile, maxTokens, temperature, topK, topP, seed, steer, showLayers };
-        foreach (var option in prompt.All.Concat(condition.All)) command.Options.Add(option);
+        foreach (var option in prompt.All.Concat(condition.All).Concat(sae.All)) command.Options.Add(option);
         command.SetAction(parse =>
         {
             var output = parse.InvocationConfiguration.Output;
@@ -39,7 +40,7 @@ public static class GenerateCommand
                 TopK = parse.GetValue(topK),
                 TopP = parse.GetValue(topP),
                 Seed = parse.GetValue(seed),
-                Steering = SteerOption.Parse(parse.GetValue(steer), m),
+                Steering = sae.AddTo(parse, m, SteerOption.Parse(parse.GetValue(steer), m)),
                 AllowContextOverflow = parse.GetValue(prompt.AllowOverflowContext),
             };
             if (parse.GetValue(promptFile) is { } file)

@@ -15,18 +15,19 @@ public static class HiddenCommand
         var prompt = new PromptOptions();
         var output = new Option<string>("--out", "-o") { Description = "Output .safetensors file.", Required = true };
         var steer = SteerOption.Create();
+        var sae = new SaeOptions();
         var tokenTypes = new Option<string?>("--token-types") { Description = "Token types (segments) per token, comma-separated (BERT)." };
         var command = new Command("hidden",
             "Write resid.{i} for every slot i = 0..L (F32 [tokens, d_model]; resid.L is the raw residual before the final norm) and logits (F32 [tokens, vocab]; BERT: pooler_output).")
             { model, threads, device, output, tokenTypes, steer };
-        foreach (var option in prompt.All) command.Options.Add(option);
+        foreach (var option in prompt.All.Concat(sae.All)) command.Options.Add(option);
         command.SetAction(parse =>
         {
             string path = CommonOptions.OutputFile(parse.GetValue(output)!, "--out", ".safetensors");
             using var m = CommonOptions.LoadModel(CommonOptions.ModelDirectory(parse.GetValue(model)), parse.GetValue(threads), parse.GetValue(device)!);
             int[] tokens = prompt.Read(parse, m);
             int[][]? types = parse.GetValue(tokenTypes) is { } text ? [CommonOptions.ParseIds(text, "--token-types")] : null;
-            var result = m.Forward([tokens], prompt.Forward(parse) with { Logits = m.DefaultLogits, TokenTypes = types, Steering = SteerOption.Parse(parse.GetValue(steer), m) });
+            var result = m.Forward([tokens], prompt.Forward(parse) with { Logits = m.DefaultLogits, TokenTypes = types, Steering = sae.AddTo(parse, m, SteerOption.Parse(parse.GetValue(steer), m)) });
             NonFiniteOutputs.Require(m, result);
             Write(path, m, tokens, result);
             string extra = result.Logits != null ? $"logits [{tokens.Length}, {m.VocabSize}]" : m.Weights.Pooler != null ? $"pooler_output [1, {m.Width}]" : "no logits (no LM head)";

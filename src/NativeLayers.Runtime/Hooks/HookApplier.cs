@@ -24,6 +24,7 @@ internal sealed class HookApplier(IComputeBackend backend, HookSchedule schedule
                 case AddStep add: backend.ResidualAdd(values, values, null, add.Table, rows, width); break;
                 case ProjectStep ablate: backend.ProjectOut(values, width, ablate.Direction, ablate.Rows); break;
                 case HostStep host: ApplyOnHost(host, values); break;
+                case TransformStep transform: ApplyTransform(transform, values); break;
                 case SetStep set:
                     foreach (var (row, source, offset) in set.Rows) backend.Upload(source.AsSpan(offset, width), values.At((long)row * width));
                     break;
@@ -50,6 +51,17 @@ internal sealed class HookApplier(IComputeBackend backend, HookSchedule schedule
         backend.Download(values, host);
         foreach (var (row, add) in step.Rows)
             SteeringMath.Add(host.AsSpan(row * width, width), add.Vector, add.Coefficient, add.ScaleToResidualNorm, add.PreserveNorm);
+        backend.Upload(host, values);
+    }
+
+    private void ApplyTransform(TransformStep step, BufferView values)
+    {
+        var host = new float[rows * width];
+        backend.Download(values, host);
+        var selected = new float[step.Rows.Length * width];
+        for (int i = 0; i < step.Rows.Length; i++) host.AsSpan(step.Rows[i] * width, width).CopyTo(selected.AsSpan(i * width, width));
+        step.Transform.Apply(selected, step.Positions);
+        for (int i = 0; i < step.Rows.Length; i++) selected.AsSpan(i * width, width).CopyTo(host.AsSpan(step.Rows[i] * width, width));
         backend.Upload(host, values);
     }
 

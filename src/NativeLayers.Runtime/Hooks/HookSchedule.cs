@@ -15,6 +15,9 @@ internal sealed record ProjectStep(float[] Direction, int[] Rows) : HookStep;
 /// <summary>Additions that need the row's own norm, applied on host copies of the rows.</summary>
 internal sealed record HostStep(IReadOnlyList<(int Row, AddVector Op)> Rows) : HookStep;
 
+/// <summary>Rows rewritten on the host by a transform, with their positions.</summary>
+internal sealed record TransformStep(IRowTransform Transform, int[] Rows, int[] Positions) : HookStep;
+
 /// <summary>Rows replaced by given values (patching), each row with its value.</summary>
 internal sealed record SetStep(IReadOnlyList<(int Row, float[] Values, int Offset)> Rows) : HookStep;
 
@@ -132,6 +135,7 @@ internal sealed class HookSchedule
             var projections = new Dictionary<float[], List<int>>(ReferenceEqualityComparer.Instance);
             var host = new List<(int, AddVector)>();
             var sets = new List<(int, float[], int)>();
+            var transforms = new Dictionary<IRowTransform, (List<int> Rows, List<int> Positions)>(ReferenceEqualityComparer.Instance);
             for (int s = 0; s < perSequence.Length; s++)
             {
                 if (k >= perSequence[s].Count) continue;
@@ -140,6 +144,16 @@ internal sealed class HookSchedule
                 {
                     for (int i = 0; i < set.Positions.Length; i++)
                         if (set.Positions[i] - rows[s].FirstPosition is var t && t >= 0 && t < rows[s].Count) sets.Add((rows[s].FirstRow + t, set.Values, i * width));
+                    continue;
+                }
+                if (op is TransformRows transform)
+                {
+                    if (!transforms.TryGetValue(transform.Transform, out var selected)) transforms[transform.Transform] = selected = ([], []);
+                    foreach (int row in SelectedRows(op.Tokens, s, rows[s], promptLengths[s]))
+                    {
+                        selected.Rows.Add(row);
+                        selected.Positions.Add(rows[s].FirstPosition + row - rows[s].FirstRow);
+                    }
                     continue;
                 }
                 foreach (int row in SelectedRows(op.Tokens, s, rows[s], promptLengths[s]))
@@ -154,11 +168,13 @@ internal sealed class HookSchedule
                     }
             }
             pendingAdds.AddRange(adds);
-            if (projections.Count == 0 && host.Count == 0 && sets.Count == 0) continue;
+            if (projections.Count == 0 && host.Count == 0 && sets.Count == 0 && transforms.Count == 0) continue;
             FlushAdds();
             foreach (var (direction, list) in projections) steps.Add(new ProjectStep(direction, [.. list]));
             if (host.Count > 0) steps.Add(new HostStep(host));
             if (sets.Count > 0) steps.Add(new SetStep(sets));
+            foreach (var (transform, selected) in transforms)
+                if (selected.Rows.Count > 0) steps.Add(new TransformStep(transform, [.. selected.Rows], [.. selected.Positions]));
         }
         FlushAdds();
         return steps;

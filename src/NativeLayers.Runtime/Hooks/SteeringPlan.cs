@@ -35,6 +35,20 @@ public sealed record SetRows(HookId Hook, int[] Positions, float[] Values) : Ste
     }
 }
 
+/// <summary>
+/// A change computed from the rows themselves on the host (an SAE spliced into the stream, a feature clamped): it gets
+/// the selected rows, [count, width] row-major, with each row's position, and rewrites them in place.
+/// </summary>
+public interface IRowTransform
+{
+    /// <summary>The row width it reads and writes.</summary>
+    int Width { get; }
+    void Apply(Span<float> rows, ReadOnlySpan<int> positions);
+}
+
+/// <summary>Rows of the selected positions rewritten by <see cref="Transform"/> (see <see cref="IRowTransform"/>).</summary>
+public sealed record TransformRows(HookId Hook, IRowTransform Transform, TokenSelection Tokens) : SteeringOperation(Hook, Tokens);
+
 /// <summary>The steering of one sequence: operations applied in order at their hook points.</summary>
 public sealed class SteeringPlan
 {
@@ -62,6 +76,10 @@ public sealed class SteeringPlan
 
     public SteeringPlan ProjectOut(int layer, float[] direction, HookPoint point = HookPoint.ResidPost, TokenSelection? tokens = null) =>
         Add(new ProjectOut(new HookId(point, layer), direction, tokens ?? TokenSelection.All));
+
+    /// <summary>Rewrites the point's rows at the selected positions with <paramref name="transform"/>.</summary>
+    public SteeringPlan Transform(HookId hook, IRowTransform transform, TokenSelection? tokens = null) =>
+        Add(new TransformRows(hook, transform, tokens ?? TokenSelection.All));
 
     /// <summary>Sets the rows of <paramref name="positions"/> at the point to <paramref name="values"/> ([positions, width]).</summary>
     public SteeringPlan Set(HookId hook, int[] positions, float[] values) => Add(new SetRows(hook, positions, values));
@@ -94,6 +112,14 @@ public sealed class SteeringPlan
                     throw new NativeLayersException($"setting rows at {hook.Name}: positions must be distinct and ≥ 0.");
                 if (set.Values.Any(x => !float.IsFinite(x)))
                     throw new NativeLayersException($"the values set at {hook.Name} contain NaN or infinity.");
+                continue;
+            }
+            if (op is TransformRows transform)
+            {
+                if (transform.Transform.Width != shape.Width)
+                    throw new NativeLayersException($"{transform.Transform} at {hook.Name} reads rows of {transform.Transform.Width} values, but the model's width is {shape.Width}.");
+                if (op.Tokens.Kind is TokenSelectionKind.Mask or TokenSelectionKind.Explicit)
+                    throw new NativeLayersException($"a transform at {hook.Name} takes all, prompt, generated, last, first, last-prompt or from:P positions.");
                 continue;
             }
             if (op.Tokens.Kind is TokenSelectionKind.Mask or TokenSelectionKind.Explicit)
