@@ -374,4 +374,33 @@ public class SaeTests
         Assert.Equal(1, CliApp.Run(["hidden", "--prompt", "Hi", "--sae-clamp", "3=0", "--out", plain], new StringWriter(), error));
         Assert.Contains("need --sae", error.ToString());
     }
+
+    [Fact]
+    public void TopContextsAreEachFeaturesLargestActivationsOverTheData()
+    {
+        using var temp = new TempFolder();
+        using var model = Transformer.Load(ReferenceData.Stories260k);
+        string dir = IdentitySae(temp, model.Width, "blocks.3.hook_resid_post");
+        var sae = SaeFiles.Load(dir);
+        var prompts = Prompts(model);
+        var result = SaeTopContexts.Run(model, sae, prompts, top: 3);
+        var all = prompts.Select((ids, p) => (p, acts: sae.Encode(SaeEvaluation.HookRows(model, SaeEvaluation.HookOf(model, sae), ids).Rows).Features)).ToList();
+        foreach (int f in new[] { 0, 5, model.Width + 7 })
+        {
+            var expected = all.SelectMany(a => Enumerable.Range(0, prompts[a.p].Length).Select(t => new FeatureExample(a.p, t, a.acts[t * sae.Features + f])))
+                .Where(e => e.Value > 0).OrderByDescending(e => e.Value).ThenBy(e => e.Prompt).ThenBy(e => e.Position).ToList();
+            Assert.Equal(expected.Take(3), result.Features[f].Examples);
+            Assert.Equal(expected.Count, result.Features[f].Firings);
+        }
+        Assert.Equal(prompts.Sum(p => p.Length), result.Tokens);
+
+        string json = temp.File("top.json"), promptFile = temp.File("prompts.txt");
+        File.WriteAllLines(promptFile, Stories);
+        var error = new StringWriter();
+        Assert.True(CliApp.Run(["sae", "top-contexts", "--sae", dir, "--prompts", promptFile, "--top", "2", "--out", json], new StringWriter(), error) == 0, error.ToString());
+        using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(json));
+        var first = doc.RootElement.GetProperty("features")[5];
+        Assert.Equal(5, first.GetProperty("feature").GetInt32());
+        Assert.True(first.GetProperty("examples").GetArrayLength() <= 2);
+    }
 }

@@ -25,6 +25,7 @@ public static class SaeCommand
         command.Subcommands.Add(Info());
         command.Subcommands.Add(Encode());
         command.Subcommands.Add(Evaluate());
+        command.Subcommands.Add(TopContexts());
         return command;
     }
 
@@ -153,6 +154,87 @@ public static class SaeCommand
             return 0;
         });
         return command;
+    }
+
+    private static Command TopContexts()
+    {
+        var model = CommonOptions.Model();
+        var threads = CommonOptions.Threads();
+        var device = CommonOptions.Device();
+        var sae = SaeOption();
+        var prompts = new Option<string>("--prompts", "-p") { Description = "Prompts: plain text, one a line, or JSONL ({\"text\": ...} per line).", Required = true };
+        var encodingErrors = CommonOptions.EncodingErrors();
+        var top = new Option<int>("--top") { Description = "Examples kept per feature.", DefaultValueFactory = _ => 10 }.AtLeast(1);
+        var window = new Option<int>("--window") { Description = "Tokens of context shown on each side of an example.", DefaultValueFactory = _ => 8 }.AtLeast(0);
+        var output = new Option<string>("--out", "-o") { Description = "JSON: per feature its firings, density, max and top examples with their context.", Required = true };
+        var command = new Command("top-contexts", "Every feature's highest-activating tokens over a prompt set, with their context (the data behind a feature dashboard); bounded memory.")
+            { model, threads, device, sae, prompts, encodingErrors, top, window, output };
+        command.SetAction(parse =>
+        {
+            string outPath = CommonOptions.OutputFile(parse.GetValue(output)!, "--out", ".json");
+            var s = SaeFiles.Load(parse.GetValue(sae)!);
+            using var m = CommonOptions.LoadModel(CommonOptions.ModelDirectory(parse.GetValue(model)), parse.GetValue(threads), parse.GetValue(device)!);
+            var texts = PromptFile.Read(parse.GetValue(prompts)!, parse.GetValue(encodingErrors));
+            var ids = texts.Select(t => CommonOptions.PromptIds(m, t, null)).ToList();
+            var console = CliApp.Console(parse.InvocationConfiguration.Output);
+            TopContextsResult? result = null;
+            console.Progress()
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
+                .Start(ctx =>
+                {
+                    var task = ctx.AddTask("prompts", maxValue: ids.Count);
+                    result = SaeTopContexts.Run(m, s, ids, parse.GetValue(top), new SynchronousProgress<(int Done, int Total)>(p => task.Value = p.Done));
+                });
+            var r = result!;
+            using (var files = new StagedFiles())
+            {
+                files.Stage(outPath, TopContextsJson(r, ids, m, parse.GetValue(window)));
+                files.Commit();
+            }
+            int alive = r.Features.Count(f => f.Firings > 0);
+            console.MarkupLine($"{Markup.Escape(s.Description)}: {r.Prompts} prompts, {r.Tokens} tokens; {alive} of {s.Features} features fired → {Markup.Escape(outPath)}");
+            return 0;
+        });
+        return command;
+    }
+
+    private static byte[] TopContextsJson(TopContextsResult r, IReadOnlyList<int[]> prompts, Runtime.Transformer model, int window)
+    {
+        string Text(int[] ids, int from, int to) => model.HasTokenizer ? model.Tokenizer.Decode(ids[from..to]) : string.Join(",", ids[from..to]);
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = false }))
+        {
+            w.WriteStartObject();
+            w.WriteNumber("tokens", r.Tokens);
+            w.WriteNumber("prompts", r.Prompts);
+            w.WriteStartArray("features");
+            foreach (var f in r.Features)
+            {
+                w.WriteStartObject();
+                w.WriteNumber("feature", f.Feature);
+                w.WriteNumber("firings", f.Firings);
+                w.WriteNumber("density", (double)f.Firings / r.Tokens);
+                w.WriteNumber("max", f.Max);
+                w.WriteStartArray("examples");
+                foreach (var e in f.Examples)
+                {
+                    var ids = prompts[e.Prompt];
+                    w.WriteStartObject();
+                    w.WriteNumber("prompt", e.Prompt);
+                    w.WriteNumber("position", e.Position);
+                    w.WriteNumber("value", e.Value);
+                    w.WriteString("token", model.HasTokenizer ? model.Tokenizer.TokenText(ids[e.Position]) : $"#{ids[e.Position]}");
+                    w.WriteString("before", Text(ids, Math.Max(0, e.Position - window), e.Position));
+                    w.WriteString("after", Text(ids, e.Position + 1, Math.Min(ids.Length, e.Position + 1 + window)));
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        return stream.ToArray();
     }
 
     private static byte[] ToJson(SaeEvaluationResult r, SparseAutoencoder sae)
