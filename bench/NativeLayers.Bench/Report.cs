@@ -93,6 +93,31 @@ public static class Report
                 text.AppendLine($"| {t} | {Ms(r.Seconds)} | {bytes / 1e6:N2} MB | {Ms(bound)} | {r.Seconds / bound:N2}× | {SelectiveScanKernels.Exponentials(t) / r.Seconds / 1e9:N2} G |");
             }
         }
+        var sae = results.Where(r => r.Case.Descriptor.Type == typeof(SaeCost)).ToList();
+        if (sae.Count == 2)
+        {
+            double plain = sae.First(r => !(bool)r.Case.Parameters[nameof(SaeCost.WithSae)]).Seconds;
+            double with = sae.First(r => (bool)r.Case.Parameters[nameof(SaeCost.WithSae)]).Seconds;
+            double bound = SaeCost.EncoderFlops / fmaPeak;
+            text.AppendLine();
+            text.AppendLine($"## SAE on the forward pass ({BenchModels.Preset}, {SaeCost.Tokens}-token prefill, JumpReLU d_sae = {SaeCost.Expansion} × d_model at block {SaeCost.Layer})");
+            text.AppendLine();
+            text.AppendLine("| Plain | With the SAE | Added | Encoder FLOPs at the FMA peak | Added / bound | With / plain |");
+            text.AppendLine("|---:|---:|---:|---:|---:|---:|");
+            text.AppendLine($"| {Ms(plain)} | {Ms(with)} | {Ms(with - plain)} | {Ms(bound)} | {(with - plain) / bound:N2}× | {with / plain:N3} |");
+        }
+        var patching = results.Where(r => r.Case.Descriptor.Type == typeof(PatchingCost)).ToList();
+        if (patching.Count == 2)
+        {
+            double grid = patching.First(r => r.Case.Descriptor.WorkloadMethod.Name == nameof(PatchingCost.BatchedGrid)).Seconds;
+            double naive = patching.First(r => r.Case.Descriptor.WorkloadMethod.Name == nameof(PatchingCost.NaiveFullForwards)).Seconds;
+            text.AppendLine();
+            text.AppendLine($"## Activation patching ({BenchModels.Preset}, resid_pre, {BenchModels.Spec.Layers} blocks × {PatchingCost.Positions} positions)");
+            text.AppendLine();
+            text.AppendLine("| Batched, resumed grid | Naive full forwards | Grid / naive | Target |");
+            text.AppendLine("|---:|---:|---:|---:|");
+            text.AppendLine($"| {Ms(grid)} | {Ms(naive)} | {grid / naive:N3} | ≤ 0.333 |");
+        }
         return text.ToString();
     }
 

@@ -24,6 +24,7 @@ public sealed class SaeSplice(SparseAutoencoder sae, bool keepError = false, IRe
     {
         var encoding = Sae.Encode(rows);
         Encoded?.Invoke((float[])encoding.Features.Clone(), positions.ToArray());
+        if (KeepError && Clamps.Count == 0) return; // x + decode(f) − decode(f): the rows as they are
         float[]? original = KeepError ? Sae.Decode(encoding) : null;
         int features = Sae.Features;
         foreach (var clamp in Clamps)
