@@ -9,7 +9,8 @@ namespace NativeLayers.Analysis.Saes;
 /// SAELens (cfg.json + sae_weights.safetensors; the v6 layout with cfg "meta" and the v3–v5 layout with hook_name and
 /// activation_fn_kwargs at the top level), Gemma Scope (params.npz: W_enc, W_dec, b_enc, b_dec, threshold; JumpReLU,
 /// hook named by the caller) and EleutherAI sparsify (cfg.json + sae.safetensors: encoder.weight, encoder.bias, W_dec,
-/// b_dec; top-k, the hook from the folder's "layers.N" name).
+/// b_dec; ReLU then top-k as its SparseCoder encodes, b_dec subtracted first; the hook from the folder's "layers.N" name).
+/// Followed: SAELens 6 (sae_lens/saes), sparsify's SparseCoder, Gemma Scope's published params.npz layout.
 /// </summary>
 public static class SaeFiles
 {
@@ -98,8 +99,10 @@ public static class SaeFiles
         using var doc = JsonFields.ParseFile(cfgPath);
         var cfg = new JsonFields(cfgPath, doc.RootElement);
         int k = cfg.PositiveInt("k");
-        if (cfg.OptionalBool("skip_connection") == true)
-            throw new ModelFileException(cfgPath, "sparsify skip connections (transcoders) are not supported.");
+        if (cfg.OptionalBool("skip_connection") == true || cfg.OptionalBool("transcode") == true)
+            throw new ModelFileException(cfgPath, "sparsify transcoders (transcode, skip_connection) are not supported; sparse autoencoders are.");
+        if (cfg.OptionalString("activation") is { } activation and not "topk")
+            throw new ModelFileException(cfgPath, $"sparsify activation '{activation}' is not supported (topk).");
         string weightsPath = Path.Combine(folder, "sae.safetensors");
         using var weights = SafetensorsFile.Open(weightsPath);
         var encoder = weights.Tensors.FirstOrDefault(t => t.Name == "encoder.weight")
