@@ -113,4 +113,31 @@ public class PatchingTests
         Assert.Equal(1, CliApp.Run(["patch", "--clean", "Lily had a ball", "--corrupted", "Tim had a ball", "--answer", "Tom", "--wrong", "#326"], new StringWriter(), error));
         Assert.Contains("--answer 'Tom' is 2 tokens", error.ToString());
     }
+
+    [SkippableTheory]
+    [InlineData("gemma2")]
+    [InlineData("mixtral")]
+    [InlineData("mamba")]
+    public void PatchingAndSaeSplicesWorkOnTheNewFamilies(string fixture)
+    {
+        using var model = Transformer.Load(SharedData.Fixture(fixture));
+        int[] clean = [5, 17, 42, 8, 99, 3], corrupted = [5, 17, 43, 8, 99, 3];
+        var points = fixture == "mamba" ? new[] { HookPoint.ResidPre, HookPoint.MixerOut, HookPoint.ResidPost } : [HookPoint.ResidPre, HookPoint.AttnOut, HookPoint.MlpOut, HookPoint.ResidPost];
+        var result = ActivationPatching.Run(model, clean, corrupted, 10, 20, new PatchingOptions { Points = points });
+        int last = model.Layers - 1;
+        Assert.Equal(result.CleanLogitDiff, result.Patched[HookPoint.ResidPost][last, clean.Length - 1], 4);
+        Assert.Equal(result.CorruptedLogitDiff, result.Patched[HookPoint.ResidPre][0, 0], 4);
+
+        // A splice that keeps the error term leaves the model's output as it was, at every point.
+        var hook = new HookId(points[1], 0);
+        var sae = new NativeLayers.Analysis.Saes.SparseAutoencoder(
+            new NativeLayers.Analysis.Saes.SaeHeader("test", "random", hook.Name, NativeLayers.Analysis.Saes.SaeArchitecture.Standard, model.Width, 2 * model.Width),
+            Enumerable.Range(0, model.Width * 2 * model.Width).Select(i => (float)Math.Sin(i)).ToArray(), new float[2 * model.Width],
+            Enumerable.Range(0, 2 * model.Width * model.Width).Select(i => (float)Math.Cos(i)).ToArray(), new float[model.Width]);
+        var plain = model.Forward([clean]);
+        var spliced = model.Forward([clean], new ForwardOptions { Steering = new SteeringPlan().Transform(hook, new NativeLayers.Analysis.Saes.SaeSplice(sae, keepError: true, [new(0, 0)])) });
+        var unchanged = model.Forward([clean], new ForwardOptions { Steering = new SteeringPlan().Transform(hook, new NativeLayers.Analysis.Saes.SaeSplice(sae, keepError: true)) });
+        SharedData.AssertClose(plain.Logits, unchanged.Logits, $"{fixture} keep-error splice", 1e-5f, 1e-5f);
+        Assert.NotEqual(plain.Logits, spliced.Logits);
+    }
 }
