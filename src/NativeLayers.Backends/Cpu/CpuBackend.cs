@@ -11,7 +11,7 @@ namespace NativeLayers.Backends.Cpu;
 public sealed unsafe class CpuBackend : IComputeBackend
 {
     private const int RowsPerPart = 16;
-    private const int ChannelsPerPart = 64;
+    private const int MinChannelsPerPart = 64;
     private readonly bool _ownsPool;
 
     /// <param name="threads">Worker threads; 0 = one per core (the shared pool).</param>
@@ -210,16 +210,20 @@ public sealed unsafe class CpuBackend : IComputeBackend
         });
     }
 
-    /// <summary>Splits channels into blocks of <see cref="ChannelsPerPart"/> run in parallel (the state-space ops are independent per channel).</summary>
+    /// <summary>
+    /// Splits channels into one block per worker, in multiples of eight (the state-space ops are independent per channel
+    /// and a decode step is too small to pay for more dispatches); fewer blocks when there are too few channels.
+    /// </summary>
     private void ForChannels(int channels, Action<int, int> body)
     {
-        int parts = (channels + ChannelsPerPart - 1) / ChannelsPerPart;
+        int perPart = Math.Max(MinChannelsPerPart, (channels / Pool.Threads + 7) / 8 * 8);
+        int parts = (channels + perPart - 1) / perPart;
         if (parts == 1)
         {
             body(0, channels);
             return;
         }
-        Pool.For(parts, part => body(part * ChannelsPerPart, Math.Min(ChannelsPerPart, channels - part * ChannelsPerPart)));
+        Pool.For(parts, part => body(part * perPart, Math.Min(perPart, channels - part * perPart)));
     }
 
     /// <summary>Runs a per-row body in parallel chunks when there are enough rows to be worth it.</summary>
