@@ -61,19 +61,7 @@ public static class PatchCommand
                 LastPositionOnly = lastOnly,
             };
             var console = CliApp.Console(parse.InvocationConfiguration.Output);
-            PatchingResult? result = null;
-            console.Progress()
-                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
-                .Start(ctx =>
-                {
-                    var task = ctx.AddTask("patched runs");
-                    result = ActivationPatching.Run(m, cleanTokens, corruptedTokens, answerId, wrongId, options with
-                    {
-                        Progress = new SynchronousProgress<(int Done, int Total)>(p => { task.MaxValue = p.Total; task.Value = p.Done; }),
-                    });
-                    task.Value = task.MaxValue;
-                });
-            var r = result!;
+            var r = ProgressBar.Run(console, "patched runs", progress => ActivationPatching.Run(m, cleanTokens, corruptedTokens, answerId, wrongId, options with { Progress = progress }));
             string[] labels = r.Positions.Select(p => $"{p}:{Piece(m, cleanTokens[p])}").ToArray();
 
             using var files = new StagedFiles();

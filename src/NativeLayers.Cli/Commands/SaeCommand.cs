@@ -125,15 +125,8 @@ public static class SaeCommand
             var texts = PromptFile.Read(parse.GetValue(prompts)!, parse.GetValue(encodingErrors));
             var ids = texts.Select(t => CommonOptions.PromptIds(m, t, null)).ToList();
             var console = CliApp.Console(parse.InvocationConfiguration.Output);
-            SaeEvaluationResult? result = null;
-            console.Progress()
-                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
-                .Start(ctx =>
-                {
-                    var task = ctx.AddTask("prompts", maxValue: ids.Count);
-                    result = SaeEvaluation.Run(m, s, ids, new SynchronousProgress<(int Done, int Total)>(p => task.Value = p.Done));
-                });
-            var r = result!;
+            var result = ProgressBar.Run(console, "prompts", progress => SaeEvaluation.Run(m, s, ids, progress));
+            var r = result;
             if (outPath != null)
             {
                 using var files = new StagedFiles();
@@ -177,15 +170,7 @@ public static class SaeCommand
             var texts = PromptFile.Read(parse.GetValue(prompts)!, parse.GetValue(encodingErrors));
             var ids = texts.Select(t => CommonOptions.PromptIds(m, t, null)).ToList();
             var console = CliApp.Console(parse.InvocationConfiguration.Output);
-            TopContextsResult? result = null;
-            console.Progress()
-                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
-                .Start(ctx =>
-                {
-                    var task = ctx.AddTask("prompts", maxValue: ids.Count);
-                    result = SaeTopContexts.Run(m, s, ids, parse.GetValue(top), new SynchronousProgress<(int Done, int Total)>(p => task.Value = p.Done));
-                });
-            var r = result!;
+            var r = ProgressBar.Run(console, "prompts", progress => SaeTopContexts.Run(m, s, ids, parse.GetValue(top), progress));
             using (var files = new StagedFiles())
             {
                 files.Stage(outPath, TopContextsJson(r, ids, m, parse.GetValue(window)));
