@@ -37,7 +37,7 @@ public class DecoderGoldenTests
     }
 
     public static TheoryData<string, string> GenerationFixtures() =>
-        TestDevices.Each("llama", "llama-rope-linear", "llama-rope-llama3", "qwen2", "qwen2-rope-yarn", "phi3-longrope", "qwen3", "olmo2", "gemma2", "gemma3", "mixtral", "mistral", "mistral-swa", "gemma", "phi3", "gpt2", "gpt_neox");
+        TestDevices.Each("llama", "llama-rope-linear", "llama-rope-llama3", "qwen2", "qwen2-rope-yarn", "phi3-longrope", "qwen3", "olmo2", "gemma2", "gemma3", "mixtral", "mistral", "mistral-swa", "gemma", "phi3", "gpt2", "gpt_neox", "mamba");
 
     [SkippableTheory]
     [MemberData(nameof(GenerationFixtures))]
