@@ -46,6 +46,18 @@ internal static unsafe class PanelPacking
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> Load<TW>(byte* row, int index) where TW : struct, IWeightKind => TW.Load<Simd512, Vector512<float>>(row, index);
 
+    /// <summary>target[j][0..16) = source[0..16)[j]: a 16 × 16 block of rows (each <paramref name="sourceStride"/> apart) stored as columns.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Transpose16(float* source, long sourceStride, float* target, long targetStride)
+    {
+        float* p = source;
+        Store16(target, targetStride,
+            Vector512.Load(p), Vector512.Load(p += sourceStride), Vector512.Load(p += sourceStride), Vector512.Load(p += sourceStride),
+            Vector512.Load(p += sourceStride), Vector512.Load(p += sourceStride), Vector512.Load(p += sourceStride), Vector512.Load(p += sourceStride),
+            Vector512.Load(p += sourceStride), Vector512.Load(p += sourceStride), Vector512.Load(p += sourceStride), Vector512.Load(p += sourceStride),
+            Vector512.Load(p += sourceStride), Vector512.Load(p += sourceStride), Vector512.Load(p += sourceStride), Vector512.Load(p += sourceStride));
+    }
+
     /// <summary>target[j * stride + r] = r_r[j]: rows in, columns out (unpack pairs, then pairs of pairs, then 128-bit lanes).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Store16(float* target, long stride,

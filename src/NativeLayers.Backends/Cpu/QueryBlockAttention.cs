@@ -1,6 +1,7 @@
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace NativeLayers.Backends.Cpu;
 
@@ -40,9 +41,13 @@ internal static unsafe class QueryBlockAttention
             var row = new Span<float>(scores + (long)r * padded, padded);
             int lo = seq.FirstKey(shape, t0 + r) - first, hi = seq.LastKey(shape, t0 + r) - first;
             var seen = row[lo..(hi + 1)];
-            TensorPrimitives.Multiply(seen, shape.Scale, seen);
-            HostMath.SoftCap(seen, shape.SoftCap);
-            Sampling.Softmax(seen);
+            if (shape.SoftCap > 0)
+            {
+                TensorPrimitives.Multiply(seen, shape.Scale, seen);
+                HostMath.SoftCap(seen, shape.SoftCap);
+                Sampling.Softmax(seen);
+            }
+            else ScaledSoftmax(seen, shape.Scale);
             row[..lo].Clear();
             row[(hi + 1)..].Clear();
         }
@@ -60,10 +65,44 @@ internal static unsafe class QueryBlockAttention
         return t_scratch;
     }
 
+    /// <summary>row = softmax(scale · row) in three passes (max, exp and sum, divide) for a positive scale.</summary>
+    private static void ScaledSoftmax(Span<float> row, float scale)
+    {
+        float shift = scale * TensorPrimitives.Max(row), sum = 0;
+        ref float start = ref MemoryMarshal.GetReference(row);
+        int i = 0;
+        if (Simd.Use512)
+        {
+            var total = Vector512<float>.Zero;
+            for (; i + 16 <= row.Length; i += 16)
+            {
+                var e = Vector512.Exp(Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref start, (nuint)i), Vector512.Create(scale), Vector512.Create(-shift)));
+                e.StoreUnsafe(ref start, (nuint)i);
+                total += e;
+            }
+            sum = Vector512.Sum(total);
+        }
+        var partial = Vector256<float>.Zero;
+        for (; i + 8 <= row.Length; i += 8)
+        {
+            var e = Vector256.Exp(Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref start, (nuint)i), Vector256.Create(scale), Vector256.Create(-shift)));
+            e.StoreUnsafe(ref start, (nuint)i);
+            partial += e;
+        }
+        sum += Vector256.Sum(partial);
+        for (; i < row.Length; i++) sum += row[i] = MathF.Exp(row[i] * scale - shift);
+        TensorPrimitives.Multiply(row, 1 / sum, row);
+    }
+
     /// <summary>target[i][j] = keys[j][i] for j below count, zero up to padded.</summary>
     private static void Transpose(float* keys, int stride, int count, int d, float* target, int padded)
     {
-        for (int j = 0; j < count; j++)
+        int j0 = 0;
+        if (Simd.Use512 && d % 16 == 0 && System.Runtime.Intrinsics.X86.Avx512F.IsSupported)
+            for (; j0 + 16 <= count; j0 += 16)
+                for (int i0 = 0; i0 < d; i0 += 16)
+                    PanelPacking.Transpose16(keys + (long)j0 * stride + i0, stride, target + (long)i0 * padded + j0, padded);
+        for (int j = j0; j < count; j++)
         {
             float* key = keys + (long)j * stride;
             for (int i = 0; i < d; i++) target[(long)i * padded + j] = key[i];
