@@ -99,8 +99,11 @@ public static class CommonOptions
         return valid(value) ? value : throw new NativeLayersException($"{option} must be {requirement}, got {text}.");
     }
 
-    /// <summary>A list of layers or slots (0-3,7,-1 or all) of <paramref name="count"/>, named by its option when out of range.</summary>
-    public static int[] Layers(string text, int count, string option) => ForOption(option, () => LayerSelection.Parse(text, count));
+    /// <summary>A list of blocks (0-3,7,-1 or all) of a model with <paramref name="layers"/> blocks, named by its option when out of range.</summary>
+    public static int[] Layers(string text, int layers, string option) => ForOption(option, () => LayerSelection.Parse(text, layers));
+
+    /// <summary>A list of residual slots (0..L; 0 = embeddings, l + 1 = after block l) of a model with <paramref name="layers"/> blocks.</summary>
+    public static int[] Slots(string text, int layers, string option) => ForOption(option, () => LayerSelection.ParseSlots(text, layers));
 
     /// <summary>An index into <paramref name="count"/> <paramref name="items"/>; negative counts from the end.</summary>
     public static int Index(int index, int count, string option, string items)

@@ -16,8 +16,8 @@ public sealed record ForwardOptions
     /// <summary>Computed points to keep (attn_out, mlp_out, resid_mid, final_normalized). Slot points are always there.</summary>
     public IReadOnlyCollection<HookId>? Capture { get; init; }
     /// <summary>
-    /// Residual slots wanted in host memory; null = all. On the CPU every slot is host memory anyway; on a device the
-    /// others are not copied back (generation asks for none).
+    /// Residual slots wanted in the result's stream; null = all. The others are computed in reused scratch buffers and
+    /// left unfilled in the stream, on every backend (generation asks for none; a capture for the slots it keeps).
     /// </summary>
     public IReadOnlyCollection<int>? HostSlots { get; init; }
     /// <summary>Run positions past the model's context (max_position_embeddings, RoPE models only); by default an error.</summary>

@@ -115,6 +115,14 @@ public sealed class Transformer : IDisposable
         ? new RecurrentState(Backend, Layers, mixer.Scan)
         : Backend.CreateKvCache(Layers, KvWidth, expectedLength));
 
+    /// <summary>A sequence run once and dropped: the backend need not keep its keys and values.</summary>
+    private Sequence OneShotSequence(int length)
+    {
+        var sequence = NewSequence(length);
+        sequence.Cache.Transient = true;
+        return sequence;
+    }
+
     public bool HasLanguageModelHead => Weights.Head != null;
 
     /// <summary>Logits for every token when the model has a head, none otherwise (encoders).</summary>
@@ -125,7 +133,7 @@ public sealed class Transformer : IDisposable
         Forward(batch, new ForwardOptions { Logits = logits, TokenTypes = tokenTypes });
 
     public ForwardResult Forward(IReadOnlyList<int[]> batch, ForwardOptions options) =>
-        Forward(batch.Select(b => NewSequence(b.Length)).ToArray(), batch, options);
+        Forward(batch.Select(b => OneShotSequence(b.Length)).ToArray(), batch, options);
 
     /// <summary>Appends tokens[i] to sequences[i] (prefill or decode, any mix of lengths), extending their KV caches.</summary>
     public ForwardResult Forward(IReadOnlyList<Sequence> sequences, IReadOnlyList<int[]> tokens, LogitsMode logits, IReadOnlyList<int[]>? tokenTypes = null) =>
@@ -146,7 +154,7 @@ public sealed class Transformer : IDisposable
             throw new NativeLayersException($"cannot resume from slot {startSlot}: this model has slots 0..{Layers}.");
         if (residual.Count != tokens.Count || residual.Zip(tokens).Any(p => p.First.Length != p.Second.Length * Width))
             throw new NativeLayersException($"the residual to resume from must hold [tokens, {Width}] values for each sequence.");
-        var sequences = tokens.Select(t => NewSequence(t.Length)).ToArray();
+        var sequences = tokens.Select(t => OneShotSequence(t.Length)).ToArray();
         return Run(sequences, tokens, options ?? new ForwardOptions(), startSlot, residual);
     }
 

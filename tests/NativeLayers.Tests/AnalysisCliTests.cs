@@ -86,7 +86,7 @@ public sealed class AnalysisCliTests : IDisposable
     {
         string texts = Write("texts.txt", Stories);
         string json = Path.Combine(_dir, "stitch.json"), png = Path.Combine(_dir, "stitch.png");
-        var (code, output, err) = Run("stitch", "--model", Model, "--text", texts, "--layers-a", "1,3", "--layers-b", "1,3", "--ridge", "0",
+        var (code, output, err) = Run("stitch", "--model", Model, "--text", texts, "--slots-a", "1,3", "--slots-b", "1,3", "--ridge", "0",
             "--out", json, "--plot", png);
         Assert.True(code == 0, err + output);
         using var doc = JsonDocument.Parse(File.ReadAllText(json));

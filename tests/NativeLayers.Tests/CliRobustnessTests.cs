@@ -4,6 +4,7 @@ using System.Text.Json;
 using NativeLayers.Analysis.Steering;
 using NativeLayers.Cli;
 using NativeLayers.Loading;
+using NativeLayers.Runtime.Hooks;
 
 namespace NativeLayers.Tests;
 
@@ -289,18 +290,41 @@ public sealed class CliRobustnessTests : IDisposable
     [InlineData("--l2", "probe --model {model} --data {probe} --out {dir}/p.json --l2 Infinity")]
     [InlineData("--ridge", "stitch --model {model} --text {prompts} --out {dir}/s.json --ridge Infinity")]
     [InlineData("--holdout", "stitch --model {model} --text {prompts} --out {dir}/s.json --holdout 1")]
-    [InlineData("--layers-a", "stitch --model {model} --text {prompts} --out {dir}/s.json --layers-a 9")]
+    [InlineData("--slots-a", "stitch --model {model} --text {prompts} --out {dir}/s.json --slots-a 9")]
     [InlineData("--batch", "capture --model {model} --input {prompts} --out {dir}/cap --batch 0")]
     [InlineData("--shard-size", "capture --model {model} --input {prompts} --out {dir}/cap --shard-size 0")]
     [InlineData("--layers", "capture --model {model} --input {prompts} --out {dir}/cap --layers 9")]
     [InlineData("--position", "lens --model {model} --ids 1,2,3 --position 3")]
     [InlineData("--position", "lens --model {model} --ids 1,2,3 --position -4")]
-    [InlineData("--layers", "lens --model {model} --ids 1,2,3 --layers 7")]
+    [InlineData("--slots", "lens --model {model} --ids 1,2,3 --slots 7")]
     [InlineData("--max-tokens", "steer sweep --model {model} --vector {dir}/v.safetensors --layers 1 --prompt x --max-tokens -1")]
     [InlineData("--layers", "steer sweep --model {model} --vector {dir}/v.safetensors --layers 9 --prompt x")]
     public void ABadNumberIsOneErrorLineNamingTheOption(string option, string command)
     {
         var (code, _, err) = RunTemplate(command);
         AssertOneErrorLine(code, err, option);
+    }
+
+    // stories260k has 5 blocks (0..4) and so 6 residual slots (0..5): --layers always takes blocks, --slots slots.
+    [Theory]
+    [InlineData("capture --model {model} --input {prompts} --out {dir}/cap --layers 5", "--layers", "blocks 0..4")]
+    [InlineData("vector extract --model {model} --pairs {pairs} --layers 5 --out {dir}/v.safetensors", "--layers", "blocks 0..4")]
+    [InlineData("embed --model {model} --input {prompts} --layers -6 --out {dir}/e.jsonl", "--layers", "blocks 0..4")]
+    [InlineData("steer sweep --model {model} --vector {dir}/v.safetensors --layers 5 --prompt x", "--layers", "blocks 0..4")]
+    [InlineData("lens --model {model} --ids 1,2,3 --slots 6", "--slots", "slots 0..5")]
+    [InlineData("probe --model {model} --data {probe} --out {dir}/p.json --slots -7", "--slots", "slots 0..5")]
+    [InlineData("stitch --model {model} --text {prompts} --out {dir}/s.json --slots-b 6", "--slots-b", "slots 0..5")]
+    public void LayersAreBlocksAndSlotsAreSlotsAndErrorsNameTheirRange(string command, string option, string range)
+    {
+        var (code, _, err) = RunTemplate(command);
+        AssertOneErrorLine(code, err, option, range);
+    }
+
+    [Fact]
+    public void TheLastSlotIsInRangeWhereTheLastBlockPlusOneIsNot()
+    {
+        Assert.Equal(0, RunTemplate("lens --model {model} --ids 1,2,3 --slots 5").Code);
+        Assert.Equal([0, 5], LayerSelection.ParseSlots("0,-1", 5));
+        Assert.Equal([4], LayerSelection.Parse("-1", 5));
     }
 }

@@ -13,7 +13,7 @@ public unsafe class CpuKernelTests
     {
         var data = new TheoryData<DType, int, int, int, bool>();
         foreach (var dtype in new[] { DType.F32, DType.F16, DType.BF16 })
-            foreach (var (rows, outFeatures, inFeatures) in new[] { (1, 7, 5), (1, 64, 64), (2, 100, 70), (3, 37, 172), (4, 33, 31), (5, 64, 64), (6, 17, 200), (7, 40, 9), (8, 20, 80), (13, 129, 47), (16, 35, 33), (33, 64, 100) })
+            foreach (var (rows, outFeatures, inFeatures) in new[] { (1, 7, 5), (1, 64, 64), (2, 100, 70), (3, 37, 172), (4, 33, 31), (5, 64, 64), (6, 17, 200), (7, 40, 9), (8, 20, 80), (13, 129, 47), (16, 35, 33), (33, 64, 100), (20, 96, 48) })
                 foreach (bool use512 in new[] { true, false })
                     data.Add(dtype, rows, outFeatures, inFeatures, use512);
         return data;
@@ -83,10 +83,16 @@ public unsafe class CpuKernelTests
     [InlineData(64, true, 3, 5)]
     [InlineData(20, false, null, 0)]
     [InlineData(64, false, null, 2)]
-    public void AttentionMatchesDoubleReference(int d, bool causal, int? window, int past)
+    // From 8 new queries on they run as query blocks (64 at most): whole, partial and several blocks.
+    [InlineData(32, false, null, 0, 40)]
+    [InlineData(32, true, null, 0, 70)]
+    [InlineData(64, true, 5, 3, 20)]
+    [InlineData(16, true, null, 2, 9)]
+    [InlineData(32, false, null, 4, 13)]
+    public void AttentionMatchesDoubleReference(int d, bool causal, int? window, int past, int queries = 6)
     {
-        // 4 query heads sharing 2 kv heads; 6 new queries after `past` cached positions.
-        const int heads = 4, kvHeads = 2, queries = 6;
+        // 4 query heads sharing 2 kv heads; the new queries come after `past` cached positions.
+        const int heads = 4, kvHeads = 2;
         int total = past + queries, kvStride = kvHeads * d, qStride = heads * d;
         var random = new Random(d * 7 + past);
         float[] q = RandomValues(random, queries * qStride), k = RandomValues(random, total * kvStride), v = RandomValues(random, total * kvStride);

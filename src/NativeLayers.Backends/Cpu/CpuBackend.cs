@@ -84,7 +84,8 @@ public sealed unsafe class CpuBackend : IComputeBackend
         {
             var seq = batch.Sequences[s];
             var cache = (CpuKvCache)batch.Caches[s];
-            float* keys = cache.Keys(layer), values = cache.Values(layer);
+            if (cache.Transient && rope == null) continue;
+            float* keys = cache.Transient ? null : cache.Keys(layer), values = cache.Transient ? null : cache.Values(layer);
             for (int t = 0; t < seq.Count; t++)
             {
                 float* q = rows + (long)(seq.FirstRow + t) * stride;
@@ -96,6 +97,7 @@ public sealed unsafe class CpuBackend : IComputeBackend
                     Rope.Apply(q, shape.Heads, shape.HeadDim, rotaryDim, rope.Cos(position), rope.Sin(position));
                     Rope.Apply(k, shape.KvHeads, shape.HeadDim, rotaryDim, rope.Cos(position), rope.Sin(position));
                 }
+                if (cache.Transient) continue;
                 Buffer.MemoryCopy(k, keys + (long)position * kvWidth, kvWidth * 4, kvWidth * 4);
                 Buffer.MemoryCopy(v, values + (long)position * kvWidth, kvWidth * 4, kvWidth * 4);
             }
@@ -104,14 +106,23 @@ public sealed unsafe class CpuBackend : IComputeBackend
 
     public void Attention(ForwardBatch batch, int layer, BufferView qkv, AttentionShape shape, BufferView output)
     {
+        float* rows = CpuBuffer.Pointer(qkv);
         var sequences = new AttentionSequence[batch.Sequences.Count];
         for (int s = 0; s < sequences.Length; s++)
         {
             var seq = batch.Sequences[s];
             var cache = (CpuKvCache)batch.Caches[s];
+            if (seq.FirstPosition == 0)
+            {
+                // Nothing cached before this call: every key and value is in this call's rows, still in cache.
+                float* keys = rows + (long)seq.FirstRow * shape.QkvStride + shape.QueryWidth;
+                sequences[s] = new AttentionSequence(seq.FirstRow, seq.Count, 0, keys, keys + shape.KvStride, shape.QkvStride);
+                continue;
+            }
+            if (cache.Transient) throw new NativeLayersException("a one-shot (transient) sequence cannot be continued.");
             sequences[s] = new AttentionSequence(seq.FirstRow, seq.Count, seq.FirstPosition, cache.Keys(layer), cache.Values(layer));
         }
-        Cpu.Attention.Run(Pool, sequences, CpuBuffer.Pointer(qkv), shape.QkvStride, CpuBuffer.Pointer(output), shape.QueryWidth, shape);
+        Cpu.Attention.Run(Pool, sequences, rows, shape.QkvStride, CpuBuffer.Pointer(output), shape.QueryWidth, shape);
     }
 
     public void Activate(Activation activation, BufferView values, int stride, int rows, int width)

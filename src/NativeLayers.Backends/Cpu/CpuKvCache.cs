@@ -14,7 +14,7 @@ public sealed unsafe class CpuKvCache(int layers, int stride, int initialCapacit
 
     public override void EnsureCapacity(int positions)
     {
-        if (positions <= _capacity) return;
+        if (positions <= _capacity || Transient) return;
         int capacity = Math.Max(positions, Math.Max(_capacity * 2, _initialCapacity));
         for (int l = 0; l < _keys.Length; l++)
         {

@@ -215,6 +215,12 @@ public static unsafe class MatMul
     /// <summary>Panel[k][c] = W[o0 + c, k] as float32; columns past the matrix are zero.</summary>
     private static void Pack(WeightMatrix w, int o0, int cols, int width, float* panel)
     {
+        if (cols == width && width % 16 == 0)
+        {
+            bool packed = true;
+            for (int c0 = 0; c0 < width && packed; c0 += 16) packed = PanelPacking.TryPack16(w, o0 + c0, panel + c0, width);
+            if (packed) return;
+        }
         int k = w.Cols;
         long needed = (long)width * k;
         if (t_rowsLength < needed)

@@ -17,13 +17,13 @@ public static class LensCommand
         var prompt = new PromptOptions();
         var target = new Option<string?>("--target") { Description = "Token to track: its text (must encode to one token; a leading space is tried too) or #ID." };
         var topK = new Option<int>("--top-k", "-k") { Description = "Tokens listed per slot.", DefaultValueFactory = _ => 5 }.AtLeast(1);
-        var layers = new Option<string>("--layers") { Description = "Slots to decode (0 = embeddings … L): all, or a list such as 0-3,-1.", DefaultValueFactory = _ => "all" };
+        var slots = new Option<string>("--slots") { Description = "Residual slots to decode (0 = embeddings, l + 1 = after block l, … L): all, or a list such as 0-3,-1.", DefaultValueFactory = _ => "all" };
         var position = new Option<int>("--position") { Description = "Token position to read (negative from the end).", DefaultValueFactory = _ => -1 };
         var output = new Option<string?>("--out", "-o") { Description = "JSON file with every reading (a .csv beside it lists them)." };
         var plot = new Option<string?>("--plot") { Description = "Per-slot curves (.png or .svg): KL to the final distribution, entropy, and the target's probability." };
 
         var command = new Command("lens", "Logit lens: decode each residual slot through the final norm and head; top tokens, target rank/probability, KL to the output.")
-            { model, threads, device, target, topK, layers, position, output, plot };
+            { model, threads, device, target, topK, slots, position, output, plot };
         foreach (var option in prompt.All) command.Options.Add(option);
         command.SetAction(parse =>
         {
@@ -42,7 +42,7 @@ public static class LensCommand
             }
             var report = LogitLens.Run(m, tokens, new LensOptions
             {
-                Slots = CommonOptions.Layers(parse.GetValue(layers)!, m.Layers + 1, "--layers"),
+                Slots = CommonOptions.Slots(parse.GetValue(slots)!, m.Layers, "--slots"),
                 Positions = [CommonOptions.Index(parse.GetValue(position), tokens.Length, "--position", "prompt tokens")],
                 TopK = parse.GetValue(topK),
                 Target = targetId,

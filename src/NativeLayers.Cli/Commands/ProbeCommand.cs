@@ -19,7 +19,7 @@ public static class ProbeCommand
         var device = CommonOptions.Device();
         var data = new Option<string>("--data") { Description = "JSONL, one {\"text\": ..., \"label\": ...} object a line.", Required = true };
         var encodingErrors = CommonOptions.EncodingErrors();
-        var layers = new Option<string>("--layers") { Description = "Residual slots to probe (0 = embeddings … L): all, or a list such as 0-3,-1.", DefaultValueFactory = _ => "all" };
+        var slots = new Option<string>("--slots") { Description = "Residual slots to probe (0 = embeddings, l + 1 = after block l, … L): all, or a list such as 0-3,-1.", DefaultValueFactory = _ => "all" };
         var position = new Option<string>("--position") { Description = "mean (mean over the prompt's tokens) or last (last token).", DefaultValueFactory = _ => "mean" };
         var holdout = new Option<double>("--holdout") { Description = "Fraction of each label's examples held out.", DefaultValueFactory = _ => 0.25 }.Requiring(h => h > 0 && h < 1, "in (0, 1)");
         var seed = new Option<ulong>("--seed") { Description = "Seed of the train/held-out split.", DefaultValueFactory = _ => 1UL };
@@ -29,7 +29,7 @@ public static class ProbeCommand
         var plot = new Option<string?>("--plot") { Description = "Per-layer accuracy curves (.png or .svg)." };
 
         var command = new Command("probe", "Train a linear (multinomial logistic) probe on every residual slot and report held-out accuracy.")
-            { model, threads, device, data, encodingErrors, layers, position, holdout, seed, l2, iterations, output, plot };
+            { model, threads, device, data, encodingErrors, slots, position, holdout, seed, l2, iterations, output, plot };
         command.SetAction(parse =>
         {
             string outPath = CommonOptions.OutputFile(parse.GetValue(output)!, "--out", ".json");
@@ -45,7 +45,7 @@ public static class ProbeCommand
                     "last" => TokenRows.LastToken,
                     var p => throw new NativeLayersException($"--position must be mean or last, got '{p}'."),
                 },
-                Slots = CommonOptions.Layers(parse.GetValue(layers)!, m.Layers + 1, "--layers"),
+                Slots = CommonOptions.Slots(parse.GetValue(slots)!, m.Layers, "--slots"),
                 HeldOutFraction = parse.GetValue(holdout),
                 Seed = parse.GetValue(seed),
                 Probe = new ProbeOptions

@@ -19,8 +19,8 @@ public static class StitchCommand
         var device = CommonOptions.Device();
         var text = new Option<string>("--text") { Description = "Texts: JSONL ({\"text\": ...} per line) or plain text, one text a line; every k-th is held out.", Required = true };
         var encodingErrors = CommonOptions.EncodingErrors();
-        var layersA = new Option<string>("--layers-a") { Description = "A's residual slots i (0 = embeddings … L = after the last block): all, or a list such as 0-3,-1.", DefaultValueFactory = _ => "all" };
-        var layersB = new Option<string>("--layers-b") { Description = "B's residual slots j (same syntax).", DefaultValueFactory = _ => "all" };
+        var slotsA = new Option<string>("--slots-a") { Description = "A's residual slots i (0 = embeddings, l + 1 = after block l, … L): all, or a list such as 0-3,-1.", DefaultValueFactory = _ => "all" };
+        var slotsB = new Option<string>("--slots-b") { Description = "B's residual slots j (same syntax).", DefaultValueFactory = _ => "all" };
         var ridge = new Option<double?>("--ridge") { Description = "Ridge λ (default: 1e-6·tr(X_cᵀX_c)/d_A; 0 = plain least squares)." }.AtLeast(0.0);
         var holdout = new Option<double>("--holdout") { Description = "Fraction of texts held out for the losses and held-out fit metrics.", DefaultValueFactory = _ => 0.25 }.Requiring(h => h > 0 && h < 1, "in (0, 1)");
         var maxTokens = new Option<int>("--max-tokens") { Description = "Truncate each text to this many tokens (0 = no limit).", DefaultValueFactory = _ => 0 }.AtLeast(0);
@@ -28,7 +28,7 @@ public static class StitchCommand
         var plot = new Option<string?>("--plot") { Description = "Heatmap of the stitching penalty (.png or .svg)." };
 
         var command = new Command("stitch", "Fit affine maps from A's slot i to B's slot j, run B from slot j on the mapped activations, and report the loss penalty.")
-            { model, modelB, threads, device, text, encodingErrors, layersA, layersB, ridge, holdout, maxTokens, output, plot };
+            { model, modelB, threads, device, text, encodingErrors, slotsA, slotsB, ridge, holdout, maxTokens, output, plot };
         command.SetAction(parse =>
         {
             int limit = parse.GetValue(maxTokens);
@@ -44,8 +44,8 @@ public static class StitchCommand
             var ids = CompareCommand.Encode(a, texts, limit);
             var options = new StitchingOptions
             {
-                SlotsA = CommonOptions.Layers(parse.GetValue(layersA)!, a.Layers + 1, "--layers-a"),
-                SlotsB = CommonOptions.Layers(parse.GetValue(layersB)!, b.Layers + 1, "--layers-b"),
+                SlotsA = CommonOptions.Slots(parse.GetValue(slotsA)!, a.Layers, "--slots-a"),
+                SlotsB = CommonOptions.Slots(parse.GetValue(slotsB)!, b.Layers, "--slots-b"),
                 Ridge = parse.GetValue(ridge),
                 HeldOutFraction = parse.GetValue(holdout),
             };

@@ -98,7 +98,7 @@ internal sealed class ForwardDriver : IDisposable
         _activeRope = RopeFor(sequences, tokens);
         PrepareCaches(batch);
 
-        var (slots, hostSlots) = SlotBuffers(stream);
+        var (slots, onHost) = SlotBuffers(stream, options.HostSlots);
         if (initialResidual == null)
         {
             Embed(batch, tokens, options.TokenTypes, slots[0]);
@@ -120,9 +120,8 @@ internal sealed class ForwardDriver : IDisposable
             FinalNorm(slots[Layers], normed, stream.Rows);
             hooks.Store(HookId.FinalNormalized, normed);
         }
-        if (!hostSlots)
-            for (int i = startSlot; i <= Layers; i++)
-                if (options.HostSlots == null || options.HostSlots.Contains(i)) _backend.Download(slots[i], stream.Slot(i));
+        for (int i = startSlot; i <= Layers; i++)
+            if (!onHost[i] && Wanted(options.HostSlots, i)) _backend.Download(slots[i], stream.Slot(i));
         foreach (var (sequence, ids) in sequences.Zip(tokens))
         {
             sequence.Cache.Length += ids.Length;
@@ -157,19 +156,31 @@ internal sealed class ForwardDriver : IDisposable
         foreach (var table in _activeRope.Distinct()) table?.EnsurePositions(longest);
     }
 
-    /// <summary>The stream's own host buffers when the backend computes in host memory; device buffers otherwise.</summary>
-    private (BufferView[] Slots, bool Host) SlotBuffers(ResidualStream stream)
+    /// <summary>
+    /// A wanted slot is the stream's own host buffer when the backend computes in host memory, else a device buffer
+    /// of its own. The other slots pass through two scratch buffers in turn (block l reads slot l, writes slot l + 1),
+    /// so a forward that wants one slot does not touch fresh memory for every block.
+    /// </summary>
+    private (BufferView[] Slots, bool[] OnHost) SlotBuffers(ResidualStream stream, IReadOnlyCollection<int>? wanted)
     {
         var slots = new BufferView[Layers + 1];
-        bool host = true;
+        var onHost = new bool[Layers + 1];
+        long length = (long)stream.Rows * Width;
         for (int i = 0; i <= Layers; i++)
         {
+            if (!Wanted(wanted, i))
+            {
+                slots[i] = _scratch.Get($"transit{i % 2}", length);
+                continue;
+            }
             var wrapped = _backend.WrapHost(stream.SlotBuffer(i));
-            host &= wrapped != null;
-            slots[i] = wrapped ?? _scratch.Get($"slot{i}", (long)stream.Rows * Width);
+            onHost[i] = wrapped != null;
+            slots[i] = wrapped ?? _scratch.Get($"slot{i}", length);
         }
-        return (slots, host);
+        return (slots, onHost);
     }
+
+    private static bool Wanted(IReadOnlyCollection<int>? hostSlots, int slot) => hostSlots == null || hostSlots.Contains(slot);
 
     /// <summary>Slot 0: token embedding (scaled), plus learned position and token-type embeddings, then the embedding norm.</summary>
     private void Embed(ForwardBatch batch, IReadOnlyList<int[]> tokens, IReadOnlyList<int[]>? tokenTypes, BufferView slot0)
