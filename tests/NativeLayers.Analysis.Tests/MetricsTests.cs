@@ -211,8 +211,10 @@ public sealed class MetricsTests
         Expect.Close(0, Curvature.Compute(z), 1e-7);
         // A repeated token (zero step) contributes angle 0 and is counted.
         var rep = M([0, 0], [1, 0], [1, 0], [1, 1]);
-        Expect.Close(Math.PI / 2 / 2, Curvature.Compute(rep, absolute: false) + 0, 1e-12 + Math.PI / 4);
+        // Steps (1,0), (0,0), (0,1): both angles involve the zero step, so both are 0 and the mean is 0 (not π/4, the
+        // angle a rule that skipped the repeated token would give between (1,0) and (0,1) halved).
         Assert.Equal(0, Curvature.Compute(rep));
+        Assert.Equal(0, Curvature.Compute(rep, absolute: true));
         Assert.Throws<NativeLayersException>(() => Curvature.Compute(M([0, 0], [1, 1])));
         // Bounds: [0, π], and [0, π/2] for the absolute variant.
         var rng = new SplitMix64(5);

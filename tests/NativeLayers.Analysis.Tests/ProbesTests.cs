@@ -87,8 +87,11 @@ public class ProbesTests
         foreach (var f in food) { data.Add(new($"Mom made some {f} for lunch.", "food")); data.Add(new($"They ate the {f} at home.", "food")); }
         var report = LayerProbing.Run(model, data, new LayerProbeOptions { Seed = 5 });
         Assert.Equal(model.Layers + 1, report.Layers.Count);
-        Assert.All(report.Layers, l => Assert.InRange(l.HeldOutAccuracy, 0, 1));
         Assert.Equal(6, report.HeldOutIndices.Length);
+        // Accuracy is a count of the 6 held-out texts, and the nouns separate animals from food at some layer.
+        Assert.All(report.Layers, l => Assert.Equal(0, l.HeldOutAccuracy * 6 % 1, 9));
+        Assert.True(report.Layers.Max(l => l.HeldOutAccuracy) > report.MajorityBaseline, $"best held-out accuracy {report.Layers.Max(l => l.HeldOutAccuracy)}");
+        Assert.All(report.Layers, l => Assert.True(l.TrainAccuracy >= report.MajorityBaseline));
     }
 
     private static Matrix LayerProbingRows(Matrix m, int[] rows)

@@ -251,7 +251,12 @@ public class CliSteeringTests
             (code, output, err) = Run("steer", "sweep", "--model", SharedData.Model("stories260k"), "--vector", st, "--layers", "2-3",
                 "--coefficients", "-2,0,2", "--prompt", "Once upon a time", "--max-tokens", "8");
             Assert.True(code == 0, err);
-            Assert.Contains("0.0000", output); // coefficient 0: no divergence from the base model
+            // One row per coefficient: KL 0 exactly at coefficient 0 (the base model itself), above 0 at ±2.
+            var rows = output.Split('\n').Select(l => l.Split('│', StringSplitOptions.TrimEntries)).Where(c => c.Length > 3 && c[1] is "-2" or "0" or "2")
+                .ToDictionary(c => c[1], c => double.Parse(c[2], System.Globalization.CultureInfo.InvariantCulture));
+            Assert.Equal(3, rows.Count);
+            Assert.Equal(0, rows["0"]);
+            Assert.True(rows["-2"] > 0 && rows["2"] > 0);
             (code, _, err) = Run("generate", "--model", SharedData.Model("stories260k"), "--prompt", "Once upon a time", "-n", "8", "--steer", $"{gguf}@2*1.5");
             Assert.True(code == 0, err);
         }

@@ -194,7 +194,8 @@ public unsafe class CpuKernelTests
         Activations.Apply(Activation.Gelu, exact);
         Assert.Equal(0.8413447461, exact[0], 5);
         Assert.Equal(-0.1586552539, exact[1], 5);
-        Assert.Equal(2.4844792, exact[2], 5);
+        // Exact GELU(2.5) = 1.25 · (1 + erf(2.5/√2)) = 2.48447583...; the A&S erf is good to 1.5e-7, so 3e-7 here.
+        Assert.InRange(exact[2], 2.4844758 - 3e-7, 2.4844758 + 3e-7);
     }
 
     [Fact]

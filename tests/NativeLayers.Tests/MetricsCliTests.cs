@@ -67,7 +67,18 @@ public sealed class MetricsCliTests : IDisposable
             "--alpha", "2", "--mode", "paper", "--out", json);
         Assert.True(code == 0, err);
         using var doc = JsonDocument.Parse(File.ReadAllText(json));
-        Assert.Equal(6, doc.RootElement.GetProperty("metrics").GetProperty("prompt_entropy").GetArrayLength());
+        var values = doc.RootElement.GetProperty("metrics").GetProperty("prompt_entropy").EnumerateArray().Select(v => v.GetDouble()).ToArray();
+        Assert.Equal(6, values.Length);
+        // The options reach the computation: the library with the same settings gives the same numbers, the defaults others.
+        using var model = NativeLayers.Runtime.Transformer.Load(Model());
+        var texts = NativeLayers.Runtime.Capture.PromptFile.Read(PromptFile());
+        double[] Library(double alpha, NativeLayers.Analysis.Metrics.MetricMode mode) => NativeLayers.Analysis.Metrics.LayerMetrics.Run(model, texts,
+            new NativeLayers.Analysis.Metrics.LayerMetricsOptions { Metrics = [NativeLayers.Analysis.Metrics.LayerMetric.PromptEntropy], Alpha = alpha, Mode = mode })
+            .Values["prompt_entropy"];
+        var expected = Library(2, NativeLayers.Analysis.Metrics.MetricMode.PaperCompat);
+        for (int i = 0; i < 6; i++) Assert.Equal(expected[i], values[i], 9);
+        var defaults = Library(1, NativeLayers.Analysis.Metrics.MetricMode.Recommended);
+        Assert.True(Enumerable.Range(0, 6).All(i => Math.Abs(defaults[i] - values[i]) > 1e-6));
     }
 
     [Fact]

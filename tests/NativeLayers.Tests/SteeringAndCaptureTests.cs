@@ -141,10 +141,19 @@ public class SteeringAndCaptureTests
     {
         using var model = TestDevices.Load(SharedData.Model("stories260k"), device);
         var direction = RandomVector(model.Width, 9);
+        var plain = model.Forward([Prompt]).Residual.Slot(3).ToArray();
         var result = model.Forward([Prompt], new ForwardOptions { Steering = new SteeringPlan().ProjectOut(2, direction) });
         var slot = result.Residual.Slot(3);
+        double uu = direction.Sum(v => (double)v * v);
         for (int t = 0; t < Prompt.Length; t++)
-            Assert.True(Math.Abs(System.Numerics.Tensors.TensorPrimitives.Dot(slot.Slice(t * model.Width, model.Width), direction)) < 1e-4);
+        {
+            var row = plain.AsSpan(t * model.Width, model.Width).ToArray();
+            double dot = 0;
+            for (int i = 0; i < model.Width; i++) dot += row[i] * (double)direction[i];
+            // Only the component along the direction goes: x − (x·u / u·u) u, every other component unchanged.
+            var expected = Enumerable.Range(0, model.Width).Select(i => (float)(row[i] - dot / uu * direction[i])).ToArray();
+            SharedData.AssertClose(expected, slot.Slice(t * model.Width, model.Width), $"row {t}", 1e-5f, 1e-5f);
+        }
     }
 
     [SkippableTheory]
