@@ -9,11 +9,15 @@ namespace NativeLayers.Serving;
 internal sealed record GenerationSettings(int MaxTokens, float Temperature, float TopP, int TopK, int Seed, IReadOnlyList<string> Stop, int N,
     int? TopLogprobs, bool Stream, bool IncludeUsage, bool IgnoreEos, SteeringPlan? Steering, CapturePlan? Capture, CaptureFormat CaptureFormat)
 {
+    /// <summary>With a "condition" (CAST): the prompts whose condition holds, the only ones the steering reaches; null = every prompt.</summary>
+    public IReadOnlySet<int[]>? SteeredPrompts { get; init; }
+
     /// <summary>The engine request of choice <paramref name="choice"/> of a prompt: seeds count up from the request's seed, as a batch of prompts does in the generator.</summary>
     public InferenceRequest Request(int[] prompt, int choice) => new()
     {
         PromptIds = prompt, MaxTokens = MaxTokens, Temperature = Temperature, TopP = TopP, TopK = TopK, Seed = unchecked(Seed + choice),
-        StopStrings = Stop, StopTokens = IgnoreEos ? [] : null, TopLogprobs = TopLogprobs, Steering = Steering, Capture = Capture,
+        StopStrings = Stop, StopTokens = IgnoreEos ? [] : null, TopLogprobs = TopLogprobs,
+        Steering = SteeredPrompts == null || SteeredPrompts.Contains(prompt) ? Steering : null, Capture = Capture,
     };
 
     public static GenerationSettings Parse(RequestObject body, ServingContext context, IReadOnlyList<int[]> prompts, bool chat)
@@ -50,6 +54,8 @@ internal sealed record GenerationSettings(int MaxTokens, float Temperature, floa
 
         int topK = body.Int("top_k", -1, int.MaxValue) ?? 0;
         var capture = CaptureFields.Parse(body.Object("capture"), context.Model, longest, maxTokens, n * prompts.Count, limits);
+        var steering = SteeringFields.Parse(body.Get("steering"), context.Model, context.Registry, limits, context.Options.Saes);
+        var condition = ConditionField.Parse(body.Object("condition"), context, steering);
         return new GenerationSettings(
             maxTokens,
             body.Float("temperature", 0, 2) ?? 1f,
@@ -62,9 +68,14 @@ internal sealed record GenerationSettings(int MaxTokens, float Temperature, floa
             body.Bool("stream") ?? false,
             body.Object("stream_options")?.Bool("include_usage") ?? false,
             body.Bool("ignore_eos") ?? false,
-            SteeringFields.Parse(body.Get("steering"), context.Model, context.Registry, limits),
+            steering,
             capture?.Plan,
-            capture?.Format ?? CaptureFormat.FloatList);
+            capture?.Format ?? CaptureFormat.FloatList)
+        {
+            SteeredPrompts = condition == null ? null
+                : prompts.Zip(condition.Similarities(context.Model, prompts)).Where(p => condition.Holds(p.Second)).Select(p => p.First)
+                    .ToHashSet<int[]>(ReferenceEqualityComparer.Instance),
+        };
     }
 
     private static IReadOnlyList<string> Stops(RequestObject body, RequestLimits limits)

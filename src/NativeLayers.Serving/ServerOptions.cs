@@ -15,6 +15,8 @@ public sealed record ServerOptions
     public string? ModelName { get; init; }
     /// <summary>A Jinja chat template to use instead of (or where there is no) tokenizer_config.json chat_template.</summary>
     public string? ChatTemplate { get; init; }
+    /// <summary>SAEs requests may steer with by name ({"sae": NAME, "feature": F, ...} steering entries), loaded at start.</summary>
+    public IReadOnlyDictionary<string, Analysis.Saes.SparseAutoencoder> Saes { get; init; } = new Dictionary<string, Analysis.Saes.SparseAutoencoder>();
     public EngineOptions Engine { get; init; } = new();
     public RequestLimits Limits { get; init; } = new();
 }

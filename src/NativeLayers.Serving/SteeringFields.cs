@@ -7,13 +7,17 @@ namespace NativeLayers.Serving;
 
 /// <summary>
 /// The "steering" extension field: [{"vector": NAME | [floats], "layers": [..] | "A-B" | L, "coefficient": c,
-/// "point": "resid_post", "positions": "all|prompt|generated|..."}, ...] as one steering plan for the request.
+/// "point": "resid_post", "positions": "all|prompt|generated|..."}, ...] as one steering plan for the request; SAE
+/// entries name one of the server's SAEs: {"sae": NAME, "feature": F, "coefficient": c} adds c × the feature's
+/// decoder direction at the SAE's hook, {"sae": NAME, "clamp": {"F": V, ...}, "keep_error": true} splices the SAE
+/// there with those features held.
 /// </summary>
 internal static class SteeringFields
 {
     private static readonly HashSet<HookPoint> Steerable = [HookPoint.ResidPre, HookPoint.AttnOut, HookPoint.ResidMid, HookPoint.MlpOut, HookPoint.ResidPost];
 
-    public static SteeringPlan? Parse(JsonElement? field, Transformer model, VectorRegistry registry, RequestLimits limits)
+    public static SteeringPlan? Parse(JsonElement? field, Transformer model, VectorRegistry registry, RequestLimits limits,
+        IReadOnlyDictionary<string, Analysis.Saes.SparseAutoencoder> saes)
     {
         if (field is not { } list) return null;
         if (list.ValueKind != JsonValueKind.Array) throw ApiException.BadRequest($"'steering' must be an array of entries, got {RequestObject.Describe(list)}.", "steering");
@@ -23,7 +27,12 @@ internal static class SteeringFields
             throw ApiException.BadRequest($"'steering' has {count} entries; at most {limits.MaxSteeringEntries} are allowed.", "steering");
         var plan = new SteeringPlan();
         int i = 0;
-        foreach (var item in list.EnumerateArray()) AddEntry(plan, new RequestObject(item, $"steering[{i++}]"), model, registry);
+        foreach (var item in list.EnumerateArray())
+        {
+            var entry = new RequestObject(item, $"steering[{i++}]");
+            if (entry.Get("sae") != null) AddSaeEntry(plan, entry, model, saes);
+            else AddEntry(plan, entry, model, registry);
+        }
         try
         {
             plan.Validate(model.Shape);
@@ -52,6 +61,33 @@ internal static class SteeringFields
                 $"vector '{named!.Name}' has no vector for layer {layer} (it has layers {string.Join(", ", named.Layers)}).", entry.Field("layers"));
             plan.AddVector(layer, vector, coefficient, point, tokens);
         }
+    }
+
+    private static void AddSaeEntry(SteeringPlan plan, RequestObject entry, Transformer model, IReadOnlyDictionary<string, Analysis.Saes.SparseAutoencoder> saes)
+    {
+        string name = entry.String("sae") ?? throw ApiException.BadRequest($"'{entry.Field("sae")}' must be the name of one of the server's SAEs.", entry.Field("sae"));
+        if (!saes.TryGetValue(name, out var sae))
+            throw new ApiException(400, $"there is no SAE named '{name}'" + (saes.Count == 0 ? "; the server was started without --sae." : $" (the server has {string.Join(", ", saes.Keys)})."),
+                entry.Field("sae"), "sae_not_found");
+        var hook = HookId.Parse(sae.HookName, model.Layers);
+        var tokens = ParsedObject(entry, "positions", TokenSelection.Parse) ?? TokenSelection.All;
+        if (entry.Int("feature", 0, sae.Features - 1) is { } feature)
+        {
+            plan.Add(new AddVector(hook, sae.Direction(feature).ToArray(), entry.Float("coefficient", -1e6, 1e6) ?? 1f, tokens));
+            return;
+        }
+        var clamps = new List<Analysis.Saes.FeatureClamp>();
+        if (entry.Object("clamp") is { } clamp)
+            foreach (var property in clamp.Properties())
+            {
+                string field = clamp.Field(property.Name);
+                if (!int.TryParse(property.Name, out int f) || f < 0 || f >= sae.Features)
+                    throw ApiException.BadRequest($"'{field}': features of '{name}' are 0..{sae.Features - 1}.", field);
+                if (property.Value.ValueKind != JsonValueKind.Number || !float.IsFinite(property.Value.GetSingle()))
+                    throw ApiException.BadRequest($"'{field}' must be a finite number.", field);
+                clamps.Add(new Analysis.Saes.FeatureClamp(f, property.Value.GetSingle()));
+            }
+        plan.Transform(hook, new Analysis.Saes.SaeSplice(sae, entry.Bool("keep_error") ?? true, clamps), tokens);
     }
 
     private static (Func<int, float[]?> For, RegisteredVector? Named) Vectors(RequestObject entry, VectorRegistry registry, int width)

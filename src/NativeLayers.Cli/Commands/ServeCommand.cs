@@ -16,6 +16,12 @@ public static class ServeCommand
         var port = new Option<int>("--port") { Description = "Port (0 = any free port).", DefaultValueFactory = _ => 8000 }.Requiring(p => p is >= 0 and <= 65535, "in 0..65535");
         var apiKey = new Option<string?>("--api-key") { Description = "Require 'Authorization: Bearer KEY' on every endpoint but /health (default: $NL_API_KEY, else none)." };
         var modelName = new Option<string?>("--model-name") { Description = "The model id clients use (default: the model folder's name)." };
+        var saes = new Option<string[]>("--sae")
+        {
+            Description = "An SAE requests may steer with by name: NAME=DIR[@HOOK] (SAELens or sparsify folder, Gemma Scope params.npz); repeatable.",
+            HelpName = "NAME=DIR[@HOOK]",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
         var chatTemplate = new Option<string?>("--chat-template") { Description = "A Jinja chat template file, instead of (or for models without) tokenizer_config.json's chat_template.", HelpName = "FILE" };
         var maxBatch = new Option<int>("--max-batch") { Description = "Sequences decoded together in one step.", DefaultValueFactory = _ => 32 }.Positive();
         var maxQueue = new Option<int>("--max-queue") { Description = "Requests that may wait for a place in the batch; more get 429.", DefaultValueFactory = _ => 256 }.AtLeast(0);
@@ -25,7 +31,7 @@ public static class ServeCommand
         var maxBody = new Option<long>("--max-body-bytes") { Description = "The largest request body (413 past it).", DefaultValueFactory = _ => 16L << 20 }.Positive();
 
         var command = new Command("serve", "Serve the model over an OpenAI-compatible HTTP API (completions, chat, streaming) with steering and capture per request.")
-            { model, threads, device, host, port, apiKey, modelName, chatTemplate, maxBatch, maxQueue, maxInFlight, prefillChunk, maxTokens, maxBody };
+            { model, threads, device, host, port, apiKey, modelName, chatTemplate, saes, maxBatch, maxQueue, maxInFlight, prefillChunk, maxTokens, maxBody };
         command.SetAction(async (parse, cancellation) =>
         {
             var error = parse.InvocationConfiguration.Error;
@@ -38,6 +44,7 @@ public static class ServeCommand
                 ApiKey = parse.GetValue(apiKey) ?? (Environment.GetEnvironmentVariable("NL_API_KEY") is { Length: > 0 } key ? key : null),
                 ModelName = parse.GetValue(modelName) ?? (parse.GetValue(model) == null ? DefaultModel.Name : null),
                 ChatTemplate = template,
+                Saes = LoadSaes(parse.GetValue(saes) ?? [], m),
                 Engine = new EngineOptions
                 {
                     MaxBatch = parse.GetValue(maxBatch), MaxQueued = parse.GetValue(maxQueue),
@@ -51,5 +58,20 @@ public static class ServeCommand
             return 0;
         });
         return command;
+    }
+
+    /// <summary>The --sae NAME=DIR[@HOOK] entries, each checked against the model's hook points and width.</summary>
+    private static Dictionary<string, Analysis.Saes.SparseAutoencoder> LoadSaes(string[] specs, Runtime.Transformer model)
+    {
+        var saes = new Dictionary<string, Analysis.Saes.SparseAutoencoder>();
+        foreach (var spec in specs)
+        {
+            int eq = spec.IndexOf('=');
+            if (eq <= 0) throw new Loading.NativeLayersException($"--sae '{spec}' must look like NAME=DIR[@HOOK].");
+            var sae = Analysis.Saes.SaeFiles.Load(spec[(eq + 1)..]);
+            Analysis.Saes.SaeEvaluation.HookOf(model, sae);
+            if (!saes.TryAdd(spec[..eq], sae)) throw new Loading.NativeLayersException($"--sae: the name '{spec[..eq]}' is given twice.");
+        }
+        return saes;
     }
 }
