@@ -7,6 +7,16 @@ namespace NativeLayers.Analysis.Plots;
 public enum PlotFormat { Png, Svg }
 
 /// <summary>
+/// How a heatmap maps values to colours: the colour bar's label, a fixed range where the quantity has one (CKA 0–1),
+/// and a diverging map centred at 0 for signed quantities (a symmetric range around 0 unless one is given).
+/// </summary>
+public sealed record HeatmapScale(string Label, double? Min = null, double? Max = null, bool Diverging = false)
+{
+    public static HeatmapScale UnitInterval(string label) => new(label, 0, 1);
+    public static HeatmapScale Signed(string label) => new(label, Diverging: true);
+}
+
+/// <summary>
 /// Per-layer figures (curves and layer×layer heatmaps) rendered with ScottPlot 5, to bytes or to a file whose extension
 /// gives the format: <c>.png</c> (raster, through SkiaSharp) or <c>.svg</c>. Fonts are resolved from the machine's font
 /// files so text renders on headless Linux (the SkiaSharp native build used has no fontconfig).
@@ -74,7 +84,7 @@ public static class LayerPlots
     /// on both axes (one label per column on x, per row on y).
     /// </summary>
     public static byte[] Heatmap(PlotFormat format, string title, string xLabel, string yLabel,
-        double[,] values, IReadOnlyList<string> xTicks, IReadOnlyList<string> yTicks)
+        double[,] values, IReadOnlyList<string> xTicks, IReadOnlyList<string> yTicks, HeatmapScale? scale = null)
     {
         ArgumentNullException.ThrowIfNull(values);
         ArgumentNullException.ThrowIfNull(xTicks);
@@ -87,16 +97,32 @@ public static class LayerPlots
 
         var plot = NewPlot(title, xLabel, yLabel);
         var heatmap = plot.Add.Heatmap((double[,])values.Clone());
-        heatmap.Colormap = new ScottPlot.Colormaps.Viridis();
+        heatmap.Colormap = scale?.Diverging == true ? new ScottPlot.Colormaps.Balance() : new ScottPlot.Colormaps.Viridis();
+        if (scale is not null && ColourRange(values, scale) is var (low, high)) heatmap.ManualRange = new ScottPlot.Range(low, high);
         // ScottPlot's default geometry: unit cells, cell (r, c) centred on (c, rows − 1 − r), so row 0 is at the top.
         var bar = plot.Add.ColorBar(heatmap);
         bar.Axis.TickLabelStyle.FontName = plot.Axes.Title.Label.FontName;
+        if (scale is not null)
+        {
+            bar.Label = scale.Label;
+            bar.LabelStyle.FontName = plot.Axes.Title.Label.FontName;
+        }
 
         plot.Axes.Bottom.TickGenerator = LayerTicks(Enumerable.Range(0, cols).Select(c => ((double)c, xTicks[c])).ToList());
         plot.Axes.Left.TickGenerator = LayerTicks(Enumerable.Range(0, rows).Select(r => ((double)(rows - 1 - r), yTicks[r])).ToList());
         plot.Axes.SetLimits(-0.5, cols - 0.5, -0.5, rows - 0.5);
         plot.Axes.Margins(0, 0);
         return Render(plot, format, HeatmapSize + 120, HeatmapSize);
+    }
+
+    /// <summary>The range the colours span; a diverging scale without bounds is symmetric around 0 so 0 gets the centre colour.</summary>
+    private static (double Low, double High)? ColourRange(double[,] values, HeatmapScale scale)
+    {
+        if (scale.Min is double min && scale.Max is double max) return (min, max);
+        if (!scale.Diverging) return null;
+        double extreme = values.Cast<double>().Where(double.IsFinite).Select(Math.Abs).DefaultIfEmpty(0).Max();
+        if (extreme == 0) extreme = 1;
+        return (scale.Min ?? -extreme, scale.Max ?? extreme);
     }
 
     private static PlotFormat CheckPath(string path)

@@ -1,0 +1,73 @@
+using System.Text.Json;
+using NativeLayers.Analysis.Studies;
+using NativeLayers.Cli;
+using NativeLayers.Loading;
+
+namespace NativeLayers.Tests;
+
+/// <summary>`nl study ...` end to end on stories260k (and MiniLM where ../shared has it), and the report folder writer.</summary>
+public sealed class StudyTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("nl-study-").FullName;
+    private static string Stories => ReferenceData.Stories260k;
+    private static string Sample(string name) => Path.Combine(ReferenceData.RepoRoot, "samples", name);
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int code = CliApp.Run(args, output, error);
+        return (code, output.ToString(), error.ToString());
+    }
+
+    private static JsonElement Results(string folder) => JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "results.json"))).RootElement;
+
+    private static double[] Numbers(JsonElement array) => array.EnumerateArray().Select(v => v.ValueKind == JsonValueKind.Null ? double.NaN : v.GetDouble()).ToArray();
+
+    private static void AssertReportFolder(string folder)
+    {
+        Assert.True(File.Exists(Path.Combine(folder, "report.md")));
+        Assert.True(File.Exists(Path.Combine(folder, "results.json")));
+        Assert.NotEmpty(Directory.GetFiles(folder, "*.png"));
+        Assert.Empty(Directory.GetDirectories(Path.GetDirectoryName(folder)!, Path.GetFileName(folder) + ".*"));
+    }
+
+    private static StudyReport Tiny(string answer, params StudyPlot[] plots) => new()
+    {
+        Study = "tiny",
+        Title = "tiny report",
+        WhatWasRun = ["nothing"],
+        Settings = [("seed", "1")],
+        Answers = [new StudyAnswer("what?", answer)],
+        Plots = plots,
+        Results = new { answer, value = double.NaN },
+    };
+
+    [Fact]
+    public void TheReportWriterReplacesTheWholeFolderAndWritesNaNAsNull()
+    {
+        string folder = Path.Combine(_dir, "report");
+        StudyReportWriter.Write(folder, Tiny("first", new StudyPlot("a.png", "a", [1, 2, 3])));
+        StudyReportWriter.Write(folder, Tiny("second", new StudyPlot("b.png", "b", [4, 5])), StudyReportFormat.Html);
+        Assert.False(File.Exists(Path.Combine(folder, "a.png")));
+        Assert.True(File.Exists(Path.Combine(folder, "b.png")));
+        Assert.Contains("second", File.ReadAllText(Path.Combine(folder, "report.md")));
+        Assert.Contains("data:image/png;base64,BAU=", File.ReadAllText(Path.Combine(folder, "report.html")));
+        var results = Results(folder);
+        Assert.Equal("second", results.GetProperty("answer").GetString());
+        Assert.Equal(JsonValueKind.Null, results.GetProperty("value").ValueKind);
+        Assert.Single(Directory.GetFileSystemEntries(_dir));
+    }
+
+    [Fact]
+    public void AFailingReportLeavesThePreviousOneInPlace()
+    {
+        string folder = Path.Combine(_dir, "report");
+        StudyReportWriter.Write(folder, Tiny("first"));
+        Assert.Throws<NativeLayersException>(() => StudyReportWriter.Write(folder, Tiny("second", new StudyPlot("../x.png", "bad", [1]))));
+        Assert.Contains("first", File.ReadAllText(Path.Combine(folder, "report.md")));
+        Assert.Single(Directory.GetFileSystemEntries(_dir));
+    }
+}
