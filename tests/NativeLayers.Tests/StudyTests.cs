@@ -31,7 +31,7 @@ public sealed class StudyTests : IDisposable
         Assert.True(File.Exists(Path.Combine(folder, "report.md")));
         Assert.True(File.Exists(Path.Combine(folder, "results.json")));
         Assert.NotEmpty(Directory.GetFiles(folder, "*.png"));
-        Assert.Empty(Directory.GetDirectories(Path.GetDirectoryName(folder)!, Path.GetFileName(folder) + ".*"));
+        Assert.DoesNotContain(Directory.GetFileSystemEntries(Path.GetDirectoryName(folder)!), e => Path.GetFileName(e).StartsWith(Path.GetFileName(folder) + ".", StringComparison.Ordinal));
     }
 
     private static StudyReport Tiny(string answer, params StudyPlot[] plots) => new()
@@ -69,5 +69,41 @@ public sealed class StudyTests : IDisposable
         Assert.Throws<NativeLayersException>(() => StudyReportWriter.Write(folder, Tiny("second", new StudyPlot("../x.png", "bad", [1]))));
         Assert.Contains("first", File.ReadAllText(Path.Combine(folder, "report.md")));
         Assert.Single(Directory.GetFileSystemEntries(_dir));
+    }
+
+    [Fact]
+    public void LayerQualityMetricsAreExactlyNlMetricsAndNameABestSlotPerMetricAndTask()
+    {
+        string study = Path.Combine(_dir, "lq"), metrics = Path.Combine(_dir, "metrics.json");
+        var (code, output, err) = Run("study", "layer-quality", "--model", Stories, "--prompts", Sample("prompts.txt"), "--probe-data", Sample("probe.jsonl"), "--out", study);
+        Assert.True(code == 0, err + output);
+        AssertReportFolder(study);
+        (code, output, err) = Run("metrics", "--model", Stories, "--prompts", Sample("prompts.txt"), "--out", metrics);
+        Assert.True(code == 0, err + output);
+        var expected = JsonDocument.Parse(File.ReadAllText(metrics)).RootElement.GetProperty("metrics");
+        var results = Results(study);
+        var actual = results.GetProperty("metrics");
+        foreach (string name in new[] { "prompt_entropy", "dataset_entropy", "curvature", "effective_rank" })
+            Assert.Equal(Numbers(expected.GetProperty(name)), Numbers(actual.GetProperty(name)));
+        Assert.Equal(6, Numbers(actual.GetProperty("prompt_entropy")).Length);
+        var best = results.GetProperty("best_slot");
+        foreach (string name in new[] { "prompt_entropy", "dataset_entropy", "curvature", "effective_rank", "probe_accuracy" })
+            Assert.InRange(best.GetProperty(name).GetInt32(), 0, 5);
+        Assert.Equal(6, Numbers(results.GetProperty("probe_accuracy")).Length);
+        string report = File.ReadAllText(Path.Combine(study, "report.md"));
+        Assert.Contains("Does an intermediate layer beat the last?", report);
+        Assert.Contains("gap", report);
+    }
+
+    [SkippableFact]
+    public void LayerQualityRunsOnTheMiniLmEncoder()
+    {
+        string study = Path.Combine(_dir, "lq-minilm");
+        var (code, output, err) = Run("study", "layer-quality", "--model", SharedData.Model("all-minilm-l6-v2"), "--prompts", Sample("prompts.txt"),
+            "--probe-data", Sample("probe.jsonl"), "--out", study, "--format", "html");
+        Assert.True(code == 0, err + output);
+        AssertReportFolder(study);
+        Assert.True(File.Exists(Path.Combine(study, "report.html")));
+        Assert.Equal(7, Numbers(Results(study).GetProperty("metrics").GetProperty("curvature")).Length);
     }
 }

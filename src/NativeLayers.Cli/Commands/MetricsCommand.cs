@@ -39,12 +39,7 @@ public static class MetricsCommand
             {
                 Metrics = LayerMetricNames.Parse(parse.GetValue(metricList)!),
                 Alpha = parse.GetValue(alpha),
-                Mode = parse.GetValue(mode)!.ToLowerInvariant() switch
-                {
-                    "recommended" => MetricMode.Recommended,
-                    "paper" or "papercompat" => MetricMode.PaperCompat,
-                    var other => throw new NativeLayersException($"--mode must be recommended or paper, got '{other}'."),
-                },
+                Mode = ParseMode(parse.GetValue(mode)!),
                 BatchSize = parse.GetValue(batch),
                 MaxTokens = parse.GetValue(maxTokens),
                 Seed = parse.GetValue(seed),
@@ -106,6 +101,13 @@ public static class MetricsCommand
         });
         return command;
     }
+
+    internal static MetricMode ParseMode(string text) => text.ToLowerInvariant() switch
+    {
+        "recommended" => MetricMode.Recommended,
+        "paper" or "papercompat" => MetricMode.PaperCompat,
+        var other => throw new NativeLayersException($"--mode must be recommended or paper, got '{other}'."),
+    };
 
     /// <summary>Reports on the calling thread (Progress&lt;T&gt; would post to the thread pool and race the final update).</summary>
     private sealed class SynchronousProgress(Action<LayerMetricsProgress> report) : IProgress<LayerMetricsProgress>

@@ -1,0 +1,106 @@
+using System.CommandLine;
+using System.Diagnostics;
+using NativeLayers.Analysis.Metrics;
+using NativeLayers.Analysis.Probes;
+using NativeLayers.Analysis.Studies;
+using NativeLayers.Loading;
+using NativeLayers.Runtime;
+using NativeLayers.Runtime.Capture;
+using Spectre.Console;
+
+namespace NativeLayers.Cli.Commands;
+
+/// <summary>`nl study`: each target paper's experiment end to end, written as a report folder (report.md, results.json, PNGs).</summary>
+public static class StudyCommand
+{
+    public static Command Build()
+    {
+        var command = new Command("study", "Run a paper's experiment end to end and write a report folder (report.md, results.json, PNG plots).");
+        command.Subcommands.Add(LayerQuality());
+        return command;
+    }
+
+    /// <summary>The options every study has: the model, threads, device, the report folder and its format.</summary>
+    private sealed class Common
+    {
+        public readonly Option<string> Model = CommonOptions.Model();
+        public readonly Option<int> Threads = CommonOptions.Threads();
+        public readonly Option<string> Device = CommonOptions.Device();
+        public readonly Option<EncodingErrors> EncodingErrors = CommonOptions.EncodingErrors();
+        public readonly Option<string> Out = new("--out", "-o") { Description = "Report folder: report.md, results.json and PNG plots (replaced as a whole).", Required = true };
+        public readonly Option<string> Format = new("--format") { Description = "md (report.md) or html (also one self-contained report.html with the plots inlined).", DefaultValueFactory = _ => "md" };
+
+        public Command Into(Command command)
+        {
+            foreach (var option in new Option[] { Model, Threads, Device, EncodingErrors, Out, Format }) command.Options.Add(option);
+            return command;
+        }
+
+        public Transformer Load(ParseResult parse, Option<string> which) =>
+            CommonOptions.LoadModel(CommonOptions.ModelDirectory(parse.GetValue(which)), parse.GetValue(Threads), parse.GetValue(Device)!);
+
+        /// <summary>The report folder, checked before any work (its parent must take files), and the format.</summary>
+        public (string Folder, StudyReportFormat Format) Output(ParseResult parse)
+        {
+            string folder = parse.GetValue(Out)!;
+            var format = parse.GetValue(Format) switch
+            {
+                "md" or "markdown" => StudyReportFormat.Markdown,
+                "html" => StudyReportFormat.Html,
+                var f => throw new NativeLayersException($"--format must be md or html, got '{f}'."),
+            };
+            if (File.Exists(folder)) throw new ModelFileException(folder, "--out is a file; a study writes a folder.");
+            CommonOptions.OutputFolder(Path.GetDirectoryName(Path.GetFullPath(folder))!, "--out");
+            return (folder, format);
+        }
+
+        public static void Finish(ParseResult parse, StudyReport report, (string Folder, StudyReportFormat Format) output, double seconds)
+        {
+            StudyReportWriter.Write(output.Folder, report, output.Format);
+            var console = CliApp.Console(parse.InvocationConfiguration.Output);
+            foreach (var answer in report.Answers) console.MarkupLine($"[bold]{Markup.Escape(answer.Question)}[/] {Markup.Escape(answer.Answer)}");
+            console.MarkupLine($"wrote {Markup.Escape(Path.Combine(output.Folder, "report.md"))}, {StudyReportWriter.ResultsFile} and {report.Plots.Count} plots [grey]({seconds:F2} s)[/]");
+        }
+    }
+
+    private static Command LayerQuality()
+    {
+        var common = new Common();
+        var prompts = new Option<string>("--prompts", "-p") { Description = "Prompts: plain text, one a line, or JSONL ({\"text\": ...} per line).", Required = true };
+        var probeData = new Option<string?>("--probe-data") { Description = "Labelled prompts for per-slot linear probes: JSONL, {\"text\": ..., \"label\": ...} per line." };
+        var metricList = new Option<string>("--metrics") { Description = $"Comma-separated: {string.Join(", ", LayerMetricNames.All.Select(LayerMetricNames.Cli))} (nl metrics' default).", DefaultValueFactory = _ => "prompt-entropy,dataset-entropy,curvature,effective-rank" };
+        var alpha = new Option<double>("--alpha") { Description = "Rényi order α of the entropies.", DefaultValueFactory = _ => 1.0 }.Positive();
+        var mode = new Option<string>("--mode") { Description = "recommended, or paper (PaperCompat).", DefaultValueFactory = _ => "recommended" };
+        var seed = new Option<ulong>("--seed") { Description = "Seed of the augmentations and DiME permutations.", DefaultValueFactory = _ => 0UL };
+        var maxPrompts = new Option<int>("--max-prompts") { Description = "Use at most this many prompts (0 = all).", DefaultValueFactory = _ => 0 }.AtLeast(0);
+        var command = common.Into(new Command("layer-quality",
+            "Layer by Layer: every representation metric per slot (as nl metrics), per-slot probe accuracy, the best slot per metric and task, and whether an intermediate slot beats the last."));
+        foreach (var option in new Option[] { prompts, probeData, metricList, alpha, mode, seed, maxPrompts }) command.Options.Add(option);
+        command.SetAction(parse =>
+        {
+            var output = common.Output(parse);
+            var metrics = new LayerMetricsOptions
+            {
+                Metrics = LayerMetricNames.Parse(parse.GetValue(metricList)!),
+                Alpha = parse.GetValue(alpha),
+                Mode = MetricsCommand.ParseMode(parse.GetValue(mode)!),
+                Seed = parse.GetValue(seed),
+            };
+            var probes = new LayerProbeOptions();
+            string promptPath = parse.GetValue(prompts)!;
+            var texts = PromptFile.Read(promptPath, parse.GetValue(common.EncodingErrors));
+            int limit = parse.GetValue(maxPrompts);
+            if (limit > 0 && texts.Count > limit) texts = texts.Take(limit).ToList();
+            string? probePath = parse.GetValue(probeData);
+            var labelled = probePath is null ? null : ProbeData.Read(probePath, parse.GetValue(common.EncodingErrors));
+            using var model = common.Load(parse, common.Model);
+            var clock = Stopwatch.StartNew();
+            var result = LayerQualityStudy.Run(model, texts, labelled, metrics, probes);
+            clock.Stop();
+            var context = new StudyContext(model.Folder.Directory, promptPath) { ProbeDataPath = probePath, Seconds = clock.Elapsed.TotalSeconds };
+            Common.Finish(parse, LayerQualityStudy.Report(result, context, probes), output, clock.Elapsed.TotalSeconds);
+            return 0;
+        });
+        return command;
+    }
+}
