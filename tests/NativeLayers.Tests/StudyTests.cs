@@ -106,4 +106,28 @@ public sealed class StudyTests : IDisposable
         Assert.True(File.Exists(Path.Combine(study, "report.html")));
         Assert.Equal(7, Numbers(Results(study).GetProperty("metrics").GetProperty("curvature")).Length);
     }
+
+    private static double[][] Matrix(JsonElement e) => e.EnumerateArray().Select(Numbers).ToArray();
+
+    [Fact]
+    public void StitchingAModelIntoItselfCostsNothingOnTheDiagonal()
+    {
+        string study = Path.Combine(_dir, "stitch");
+        var (code, output, err) = Run("study", "stitch", "--model", Stories, "--model-b", Stories, "--text", Sample("corpus.txt"), "--out", study);
+        Assert.True(code == 0, err + output);
+        AssertReportFolder(study);
+        var results = Results(study);
+        var penalty = Matrix(results.GetProperty("penalty"));
+        var cka = Matrix(results.GetProperty("cka"));
+        Assert.Equal(6, penalty.Length);
+        for (int i = 0; i < 6; i++)
+        {
+            Assert.Equal(6, penalty[i].Length);
+            Assert.True(Math.Abs(penalty[i][i]) < 1e-3, $"penalty[{i}][{i}] = {penalty[i][i]}");
+            Assert.Equal(1, cka[i][i], 6);
+            Assert.True(penalty[i].All(p => p > -1e-3), $"row {i} has a negative penalty");
+        }
+        Assert.Equal(6, results.GetProperty("best_stitch_per_slot_a").GetArrayLength());
+        Assert.Equal(6, Matrix(results.GetProperty("asymmetry")).Length);
+    }
 }

@@ -42,5 +42,8 @@ public sealed record SlotChoice(string Name, bool HigherIsBetter, int BestSlot, 
             : $"{Name}: {direction} at slot {BestSlot} ({F(BestValue)}{unit}); no intermediate slot beats the last one (best intermediate, slot {BestIntermediateSlot}, is {F(-Gap)}{unit} worse: {F(BestIntermediateValue)} vs {F(LastValue)}).";
     }
 
-    internal static string F(double v) => double.IsFinite(v) ? v.ToString("0.####", CultureInfo.InvariantCulture) : "n/a";
+    /// <summary>Four decimals; values too small for them in scientific notation, so a tiny penalty does not read as "-0".</summary>
+    internal static string F(double v) => !double.IsFinite(v) ? "n/a"
+        : v != 0 && Math.Abs(v) < 5e-5 ? v.ToString("0.##e+0", CultureInfo.InvariantCulture)
+        : v.ToString("0.####", CultureInfo.InvariantCulture);
 }

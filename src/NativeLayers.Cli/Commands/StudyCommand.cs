@@ -3,6 +3,7 @@ using System.Diagnostics;
 using NativeLayers.Analysis.Metrics;
 using NativeLayers.Analysis.Probes;
 using NativeLayers.Analysis.Studies;
+using NativeLayers.Analysis.Stitching;
 using NativeLayers.Loading;
 using NativeLayers.Runtime;
 using NativeLayers.Runtime.Capture;
@@ -17,6 +18,7 @@ public static class StudyCommand
     {
         var command = new Command("study", "Run a paper's experiment end to end and write a report folder (report.md, results.json, PNG plots).");
         command.Subcommands.Add(LayerQuality());
+        command.Subcommands.Add(Stitch());
         return command;
     }
 
@@ -99,6 +101,38 @@ public static class StudyCommand
             clock.Stop();
             var context = new StudyContext(model.Folder.Directory, promptPath) { ProbeDataPath = probePath, Seconds = clock.Elapsed.TotalSeconds };
             Common.Finish(parse, LayerQualityStudy.Report(result, context, probes), output, clock.Elapsed.TotalSeconds);
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Stitch()
+    {
+        var common = new Common();
+        var modelB = new Option<string>("--model-b") { Description = "Model B (must share A's tokenizer).", Required = true };
+        var text = new Option<string>("--text") { Description = "Texts: JSONL ({\"text\": ...} per line) or plain text, one text a line.", Required = true };
+        var ridge = new Option<double?>("--ridge") { Description = "Ridge λ (default: nl stitch's 1e-6·tr(X_cᵀX_c)/d_A)." }.AtLeast(0.0);
+        var holdout = new Option<double>("--holdout") { Description = "Fraction of texts held out for the losses.", DefaultValueFactory = _ => 0.25 }.Requiring(h => h > 0 && h < 1, "in (0, 1)");
+        var maxTokens = new Option<int>("--max-tokens") { Description = "Truncate each text to this many tokens (0 = no limit).", DefaultValueFactory = _ => 0 }.AtLeast(0);
+        var oneWay = new Option<bool>("--one-way") { Description = "Stitch A into B only (no B→A run, no asymmetry)." };
+        var command = common.Into(new Command("stitch",
+            "Brown et al.: layer×layer stitching penalties of two models beside their CKA, the asymmetry between directions and the best stitch per layer."));
+        foreach (var option in new Option[] { modelB, text, ridge, holdout, maxTokens, oneWay }) command.Options.Add(option);
+        command.SetAction(parse =>
+        {
+            var output = common.Output(parse);
+            string textPath = parse.GetValue(text)!;
+            var texts = PromptFile.Read(textPath, parse.GetValue(common.EncodingErrors));
+            using var a = common.Load(parse, common.Model);
+            using var b = common.Load(parse, modelB);
+            TokenizerCompatibility.Require(a, b, texts.Take(4));
+            var ids = CompareCommand.Encode(a, texts, parse.GetValue(maxTokens));
+            var options = new StitchingOptions { Ridge = parse.GetValue(ridge), HeldOutFraction = parse.GetValue(holdout) };
+            var clock = Stopwatch.StartNew();
+            var result = StitchStudy.Run(a, b, ids, options, bothDirections: !parse.GetValue(oneWay));
+            clock.Stop();
+            var context = new StudyContext(a.Folder.Directory, textPath) { ModelBPath = b.Folder.Directory, Seconds = clock.Elapsed.TotalSeconds };
+            Common.Finish(parse, StitchStudy.Report(result, context, options), output, clock.Elapsed.TotalSeconds);
             return 0;
         });
         return command;
