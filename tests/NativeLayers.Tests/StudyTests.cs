@@ -130,4 +130,39 @@ public sealed class StudyTests : IDisposable
         Assert.Equal(6, results.GetProperty("best_stitch_per_slot_a").GetArrayLength());
         Assert.Equal(6, Matrix(results.GetProperty("asymmetry")).Length);
     }
+
+    private static (string Role, int First, int Last)[] Segments(JsonElement results) =>
+        results.GetProperty("segments").EnumerateArray().Select(s => (s.GetProperty("role").GetString()!,
+            s.GetProperty("layers")[0].GetInt32(), s.GetProperty("layers")[1].GetInt32())).ToArray();
+
+    private static void AssertCoversEveryLayerOnce((string Role, int First, int Last)[] segments, int layers)
+    {
+        Assert.Equal(1, segments[0].First);
+        Assert.Equal(layers, segments[^1].Last);
+        for (int k = 1; k < segments.Length; k++) Assert.Equal(segments[k - 1].Last + 1, segments[k].First);
+        Assert.All(segments, s => Assert.Contains(s.Role, new[] { "shared", "transition", "refinement" }));
+    }
+
+    private string TwoTasks()
+    {
+        string path = Path.Combine(_dir, "tasks.jsonl");
+        var lines = File.ReadAllLines(Sample("probe.jsonl")).Where(l => l.Trim().Length > 0).ToArray();
+        File.WriteAllLines(path, lines.Select((l, i) => l.TrimEnd().TrimEnd('}') + $", \"task\": \"{(i % 2 == 0 ? "even" : "odd")}\"}}"));
+        return path;
+    }
+
+    [Fact]
+    public void LayerRolesOfAModelAgainstItselfAreAllShared()
+    {
+        string study = Path.Combine(_dir, "roles");
+        var (code, output, err) = Run("study", "layer-roles", "--model", Stories, "--model-b", Stories, "--data", TwoTasks(), "--out", study);
+        Assert.True(code == 0, err + output);
+        AssertReportFolder(study);
+        var results = Results(study);
+        var segments = Segments(results);
+        AssertCoversEveryLayerOnce(segments, 5);
+        Assert.Equal([("shared", 1, 5)], segments);
+        Assert.Equal(2, results.GetProperty("tasks").GetArrayLength());
+        Assert.Contains("§15", File.ReadAllText(Path.Combine(study, "report.md")));
+    }
 }

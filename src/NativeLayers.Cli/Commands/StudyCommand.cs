@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using NativeLayers.Analysis.Metrics;
 using NativeLayers.Analysis.Probes;
+using NativeLayers.Analysis.Segmentation;
 using NativeLayers.Analysis.Studies;
 using NativeLayers.Analysis.Stitching;
 using NativeLayers.Loading;
@@ -19,6 +20,7 @@ public static class StudyCommand
         var command = new Command("study", "Run a paper's experiment end to end and write a report folder (report.md, results.json, PNG plots).");
         command.Subcommands.Add(LayerQuality());
         command.Subcommands.Add(Stitch());
+        command.Subcommands.Add(LayerRoles());
         return command;
     }
 
@@ -133,6 +135,43 @@ public static class StudyCommand
             clock.Stop();
             var context = new StudyContext(a.Folder.Directory, textPath) { ModelBPath = b.Folder.Directory, Seconds = clock.Elapsed.TotalSeconds };
             Common.Finish(parse, StitchStudy.Report(result, context, options), output, clock.Elapsed.TotalSeconds);
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command LayerRoles()
+    {
+        var common = new Common();
+        var modelB = new Option<string>("--model-b") { Description = "The tuned model (same architecture and tokenizer as --model, the base).", Required = true };
+        var data = new Option<string>("--data") { Description = "JSONL, {\"text\": ..., \"label\": ..., \"task\": ...} a line (no task = one task).", Required = true };
+        var sharedThreshold = new Option<double>("--shared-threshold") { Description = "θ_s of §15.", DefaultValueFactory = _ => new SegmentationOptions().SharedThreshold };
+        var sharedGap = new Option<double>("--shared-gap") { Description = "ε of §15.", DefaultValueFactory = _ => new SegmentationOptions().SharedGap };
+        var transition = new Option<double>("--transition-fraction") { Description = "ρ of §15.", DefaultValueFactory = _ => new SegmentationOptions().TransitionFraction };
+        var resamples = new Option<int>("--bootstrap") { Description = "Bootstrap resamples over tasks.", DefaultValueFactory = _ => 1000 }.AtLeast(0);
+        var seed = new Option<ulong>("--seed") { Description = "Seed of the bootstrap.", DefaultValueFactory = _ => 1UL };
+        var command = common.Into(new Command("layer-roles",
+            "Zhao et al.: per task and layer, CKA between a base and a tuned model and probe accuracy of each; layers segmented into shared / transition / refinement (metrics.md §15)."));
+        foreach (var option in new Option[] { modelB, data, sharedThreshold, sharedGap, transition, resamples, seed }) command.Options.Add(option);
+        command.SetAction(parse =>
+        {
+            var output = common.Output(parse);
+            string dataPath = parse.GetValue(data)!;
+            var tasks = TaskData.Read(dataPath, parse.GetValue(common.EncodingErrors));
+            using var a = common.Load(parse, common.Model);
+            using var b = common.Load(parse, modelB);
+            TokenizerCompatibility.Require(a, b, tasks.SelectMany(t => t.Examples).Take(4).Select(e => e.Text));
+            var segmentation = new SegmentationOptions
+            {
+                SharedThreshold = parse.GetValue(sharedThreshold),
+                SharedGap = parse.GetValue(sharedGap),
+                TransitionFraction = parse.GetValue(transition),
+            };
+            var clock = Stopwatch.StartNew();
+            var result = LayerRolesStudy.Run(a, b, tasks, segmentation, new LayerProbeOptions(), parse.GetValue(resamples), parse.GetValue(seed));
+            clock.Stop();
+            var context = new StudyContext(a.Folder.Directory, dataPath) { ModelBPath = b.Folder.Directory, Seconds = clock.Elapsed.TotalSeconds };
+            Common.Finish(parse, LayerRolesStudy.Report(result, context), output, clock.Elapsed.TotalSeconds);
             return 0;
         });
         return command;
