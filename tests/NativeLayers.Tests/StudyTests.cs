@@ -2,6 +2,7 @@ using System.Text.Json;
 using NativeLayers.Analysis.Studies;
 using NativeLayers.Cli;
 using NativeLayers.Loading;
+using NativeLayers.ModelGen;
 
 namespace NativeLayers.Tests;
 
@@ -164,5 +165,55 @@ public sealed class StudyTests : IDisposable
         Assert.Equal([("shared", 1, 5)], segments);
         Assert.Equal(2, results.GetProperty("tasks").GetArrayLength());
         Assert.Contains("§15", File.ReadAllText(Path.Combine(study, "report.md")));
+    }
+
+    [Fact]
+    public void ARotatedResidualBasisHasCkaOneAndStitchesForFreeAtEveryLayer()
+    {
+        string rotated = Path.Combine(_dir, "rotated"), study = Path.Combine(_dir, "stitch-rotated");
+        DerivedModels.RotateResidual(Stories, rotated, seed: 7);
+        using (var original = SafetensorsFile.Open(Path.Combine(Stories, "model.safetensors")))
+        using (var copy = SafetensorsFile.Open(Path.Combine(rotated, "model.safetensors")))
+            Assert.NotEqual(original.ReadFloat32("model.embed_tokens.weight"), copy.ReadFloat32("model.embed_tokens.weight"));
+        var (code, output, err) = Run("study", "stitch", "--model", Stories, "--model-b", rotated, "--text", Sample("corpus.txt"), "--out", study, "--one-way");
+        Assert.True(code == 0, err + output);
+        var results = Results(study);
+        var penalty = Matrix(results.GetProperty("penalty"));
+        var cka = Matrix(results.GetProperty("cka"));
+        for (int i = 0; i < 6; i++)
+        {
+            Assert.True(Math.Abs(penalty[i][i]) < 1e-4, $"penalty[{i}][{i}] = {penalty[i][i]}");
+            Assert.True(Math.Abs(cka[i][i] - 1) < 1e-4, $"CKA[{i}][{i}] = {cka[i][i]}");
+        }
+        Assert.Equal(results.GetProperty("loss_a").GetDouble(), results.GetProperty("loss_b").GetDouble(), 4);
+    }
+
+    [Fact]
+    public void LayerRolesFindTheLowerLayersSharedWhenOnlyTheTopBlocksWereTuned()
+    {
+        string tuned = Path.Combine(_dir, "tuned"), study = Path.Combine(_dir, "roles-tuned");
+        DerivedModels.TuneTopLayers(Stories, tuned, fromBlock: 3, noise: 0.5, seed: 3);
+        var (code, output, err) = Run("study", "layer-roles", "--model", Stories, "--model-b", tuned, "--data", TwoTasks(), "--out", study);
+        Assert.True(code == 0, err + output);
+        var segments = Segments(Results(study));
+        AssertCoversEveryLayerOnce(segments, 5);
+        Assert.Equal(("shared", 1, 3), segments[0]); // blocks 0–2 untouched: slots 1–3 identical
+        Assert.All(segments.Skip(1), s => Assert.NotEqual("shared", s.Role));
+    }
+
+    [Fact]
+    public void InterpolationCheckpointsStartAndEndAtTheirEndpoints()
+    {
+        string tuned = Path.Combine(_dir, "tuned"), halfway = Path.Combine(_dir, "halfway"), start = Path.Combine(_dir, "start"), end = Path.Combine(_dir, "end");
+        DerivedModels.TuneTopLayers(Stories, tuned, fromBlock: 4);
+        DerivedModels.Interpolate(Stories, tuned, start, 0);
+        DerivedModels.Interpolate(Stories, tuned, end, 1);
+        DerivedModels.Interpolate(Stories, tuned, halfway, 0.5);
+        const string name = "model.layers.4.mlp.down_proj.weight";
+        float[] Read(string folder) { using var f = SafetensorsFile.Open(Path.Combine(folder, "model.safetensors")); return f.ReadFloat32(name); }
+        float[] a = Read(Stories), b = Read(tuned), mid = Read(halfway);
+        Assert.Equal(a, Read(start));
+        Assert.Equal(b, Read(end));
+        for (int i = 0; i < a.Length; i++) Assert.Equal(0.5f * (a[i] + b[i]), mid[i], 1e-6f);
     }
 }
