@@ -216,4 +216,43 @@ public sealed class StudyTests : IDisposable
         Assert.Equal(b, Read(end));
         for (int i = 0; i < a.Length; i++) Assert.Equal(0.5f * (a[i] + b[i]), mid[i], 1e-6f);
     }
+
+    [Theory]
+    [InlineData("ioi")]
+    [InlineData("babi")]
+    [InlineData("compare")]
+    public void ReasoningSteerSweepsCoefficientsTimesLayersWithNoShiftAtZero(string task)
+    {
+        string study = Path.Combine(_dir, "steer-" + task);
+        var (code, output, err) = Run("study", "reasoning-steer", "--model", Stories, "--task", task, "--questions", "12", "--coefficients", "-1,0,1", "--out", study);
+        Assert.True(code == 0, err + output);
+        AssertReportFolder(study);
+        var results = Results(study);
+        var accuracy = Matrix(results.GetProperty("accuracy"));
+        var kl = Matrix(results.GetProperty("kl"));
+        Assert.Equal(3, accuracy.Length);
+        Assert.All(accuracy, row => Assert.Equal(5, row.Length));
+        double unsteered = results.GetProperty("unsteered").GetProperty("accuracy").GetDouble();
+        Assert.All(accuracy[1], a => Assert.Equal(unsteered, a));
+        Assert.All(kl[1], k => Assert.Equal(0, k));
+        Assert.All(kl[0].Concat(kl[2]), k => Assert.True(k > 0));
+        Assert.Equal(6, results.GetProperty("questions").GetInt32());
+    }
+
+    [Fact]
+    public void ReasoningSteerTakesTheUsersPairsAndQuestions()
+    {
+        string questions = Path.Combine(_dir, "mc.jsonl"), study = Path.Combine(_dir, "steer-own");
+        File.WriteAllLines(questions,
+        [
+            """{"context": "Lily was happy. She", "choices": [" smiled", " cried"], "gold": 0}""",
+            """{"context": "Tom was sad. He", "choices": [" laughed", " cried"], "gold": 1}""",
+            """{"context": "The sun was", "choices": [" bright", " cold"], "gold": 0}""",
+        ]);
+        var (code, output, err) = Run("study", "reasoning-steer", "--model", Stories, "--task", questions, "--pairs", Sample("pairs.jsonl"), "--layers", "2-3", "--coefficients", "0,2", "--out", study);
+        Assert.True(code == 0, err + output);
+        var results = Results(study);
+        Assert.Equal(3, results.GetProperty("questions").GetInt32());
+        Assert.Equal(2, Matrix(results.GetProperty("accuracy"))[0].Length);
+    }
 }

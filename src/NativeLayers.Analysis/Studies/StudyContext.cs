@@ -6,6 +6,7 @@ public sealed record StudyContext(string ModelPath, string DataPath)
     public string? ModelBPath { get; init; }
     public string? ProbeDataPath { get; init; }
     public double Seconds { get; init; }
+    public ulong? Seed { get; init; }
 
     public string Model => ShortName(ModelPath);
     public string ModelB => ModelBPath is null ? Model : ShortName(ModelBPath);

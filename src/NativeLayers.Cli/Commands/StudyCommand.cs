@@ -5,6 +5,8 @@ using NativeLayers.Analysis.Probes;
 using NativeLayers.Analysis.Segmentation;
 using NativeLayers.Analysis.Studies;
 using NativeLayers.Analysis.Stitching;
+using NativeLayers.Analysis.Vectors;
+using System.Globalization;
 using NativeLayers.Loading;
 using NativeLayers.Runtime;
 using NativeLayers.Runtime.Capture;
@@ -21,6 +23,7 @@ public static class StudyCommand
         command.Subcommands.Add(LayerQuality());
         command.Subcommands.Add(Stitch());
         command.Subcommands.Add(LayerRoles());
+        command.Subcommands.Add(ReasoningSteer());
         return command;
     }
 
@@ -172,6 +175,43 @@ public static class StudyCommand
             clock.Stop();
             var context = new StudyContext(a.Folder.Directory, dataPath) { ModelBPath = b.Folder.Directory, Seconds = clock.Elapsed.TotalSeconds };
             Common.Finish(parse, LayerRolesStudy.Report(result, context), output, clock.Elapsed.TotalSeconds);
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command ReasoningSteer()
+    {
+        var common = new Common();
+        var pairs = new Option<string?>("--pairs") { Description = "Contrastive pairs for the vectors (nl vector extract's JSONL); default: correct vs incorrect completions of the task's first half." };
+        var task = new Option<string>("--task") { Description = $"Built-in task ({string.Join(", ", ChoiceTasks.BuiltIn)}) or a JSONL file of {{\"context\": ..., \"choices\": [...], \"gold\": i}}.", DefaultValueFactory = _ => "ioi" };
+        var questions = new Option<int>("--questions", "-n") { Description = "Questions generated for a built-in task.", DefaultValueFactory = _ => 24 }.AtLeast(2);
+        var seed = new Option<ulong>("--seed") { Description = "Seed of the generated questions.", DefaultValueFactory = _ => 1UL };
+        var layers = new Option<string>("--layers") { Description = "Blocks to steer, one at a time: all, or a list such as 0-3,-1.", DefaultValueFactory = _ => "all" };
+        var coefficients = new Option<string>("--coefficients") { Description = "Comma-separated coefficients of the MeanDiff vector.", DefaultValueFactory = _ => "-2,-1,-0.5,0,0.5,1,2" };
+        var command = common.Into(new Command("reasoning-steer",
+            "Højer et al.: control vectors from positive vs negative completions, swept over coefficients × layers; multiple-choice accuracy by log-likelihood, KL and entropy against the unsteered model."));
+        foreach (var option in new Option[] { pairs, task, questions, seed, layers, coefficients }) command.Options.Add(option);
+        command.SetAction(parse =>
+        {
+            var output = common.Output(parse);
+            string taskName = parse.GetValue(task)!;
+            var items = ChoiceTasks.BuiltIn.Contains(taskName)
+                ? ChoiceTasks.Generate(taskName, parse.GetValue(questions), parse.GetValue(seed))
+                : ChoiceTasks.Read(taskName, parse.GetValue(common.EncodingErrors));
+            string? pairPath = parse.GetValue(pairs);
+            var pairList = pairPath is null ? null : ContrastivePairs.Read(pairPath, parse.GetValue(common.EncodingErrors));
+            var coefficientList = parse.GetValue(coefficients)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+                .Select(p => float.TryParse(p, NumberStyles.Float, CultureInfo.InvariantCulture, out float c) && float.IsFinite(c) ? c
+                    : throw new NativeLayersException($"--coefficients: '{p}' is not a number.")).ToArray();
+            if (coefficientList.Length == 0) throw new NativeLayersException("--coefficients is empty.");
+            using var model = common.Load(parse, common.Model);
+            var blocks = CommonOptions.Layers(parse.GetValue(layers)!, model.Layers, "--layers");
+            var clock = Stopwatch.StartNew();
+            var result = ReasoningSteerStudy.Run(model, ChoiceTasks.BuiltIn.Contains(taskName) ? taskName : Path.GetFileName(taskName), items, pairList, blocks, coefficientList);
+            clock.Stop();
+            var context = new StudyContext(model.Folder.Directory, pairPath ?? taskName) { Seconds = clock.Elapsed.TotalSeconds, Seed = ChoiceTasks.BuiltIn.Contains(taskName) ? parse.GetValue(seed) : null };
+            Common.Finish(parse, ReasoningSteerStudy.Report(result, context), output, clock.Elapsed.TotalSeconds);
             return 0;
         });
         return command;
