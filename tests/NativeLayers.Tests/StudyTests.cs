@@ -255,4 +255,23 @@ public sealed class StudyTests : IDisposable
         Assert.Equal(3, results.GetProperty("questions").GetInt32());
         Assert.Equal(2, Matrix(results.GetProperty("accuracy"))[0].Length);
     }
+
+    [Fact]
+    public void PlasticityOfIdenticalCheckpointsGivesIdenticalVectorsAndEffects()
+    {
+        string tuned = Path.Combine(_dir, "tuned"), copy = Path.Combine(_dir, "copy"), study = Path.Combine(_dir, "plasticity");
+        DerivedModels.TuneTopLayers(Stories, tuned, fromBlock: 3);
+        DerivedModels.Interpolate(Stories, tuned, copy, 0);
+        var (code, output, err) = Run("study", "plasticity", "--model", Stories, "--model", copy, "--model", tuned, "--pairs", Sample("pairs.jsonl"), "--out", study);
+        Assert.True(code == 0, err + output);
+        AssertReportFolder(study);
+        var results = Results(study);
+        var effect = Matrix(results.GetProperty("effect"));
+        var cosine = Matrix(results.GetProperty("cosine"));
+        Assert.Equal(3, effect.Length);
+        Assert.Equal(1, cosine[0][1], 9);
+        Assert.True(cosine[0][2] < 0.999, $"the tuned checkpoint's vector should differ, cosine {cosine[0][2]}");
+        for (int j = 0; j < 3; j++) Assert.Equal(effect[0][j], effect[1][j], 9);
+        Assert.True(File.Exists(Path.Combine(study, "timeline.png")));
+    }
 }

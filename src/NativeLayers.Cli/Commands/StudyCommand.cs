@@ -24,6 +24,7 @@ public static class StudyCommand
         command.Subcommands.Add(Stitch());
         command.Subcommands.Add(LayerRoles());
         command.Subcommands.Add(ReasoningSteer());
+        command.Subcommands.Add(Plasticity());
         return command;
     }
 
@@ -37,11 +38,15 @@ public static class StudyCommand
         public readonly Option<string> Out = new("--out", "-o") { Description = "Report folder: report.md, results.json and PNG plots (replaced as a whole).", Required = true };
         public readonly Option<string> Format = new("--format") { Description = "md (report.md) or html (also one self-contained report.html with the plots inlined).", DefaultValueFactory = _ => "md" };
 
-        public Command Into(Command command)
+        public Command Into(Command command, bool withModel = true)
         {
-            foreach (var option in new Option[] { Model, Threads, Device, EncodingErrors, Out, Format }) command.Options.Add(option);
+            if (withModel) command.Options.Add(Model);
+            foreach (var option in new Option[] { Threads, Device, EncodingErrors, Out, Format }) command.Options.Add(option);
             return command;
         }
+
+        public Transformer LoadFolder(ParseResult parse, string value) =>
+            CommonOptions.LoadModel(CommonOptions.ModelDirectory(value), parse.GetValue(Threads), parse.GetValue(Device)!);
 
         public Transformer Load(ParseResult parse, Option<string> which) =>
             CommonOptions.LoadModel(CommonOptions.ModelDirectory(parse.GetValue(which)), parse.GetValue(Threads), parse.GetValue(Device)!);
@@ -212,6 +217,42 @@ public static class StudyCommand
             clock.Stop();
             var context = new StudyContext(model.Folder.Directory, pairPath ?? taskName) { Seconds = clock.Elapsed.TotalSeconds, Seed = ChoiceTasks.BuiltIn.Contains(taskName) ? parse.GetValue(seed) : null };
             Common.Finish(parse, ReasoningSteerStudy.Report(result, context), output, clock.Elapsed.TotalSeconds);
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Plasticity()
+    {
+        var common = new Common();
+        var models = new Option<string[]>("--model", "-m") { Description = "The checkpoints in order (folders or ORG/NAME@REVISION), one --model each.", Required = true, AllowMultipleArgumentsPerToken = false };
+        var pairs = new Option<string>("--pairs") { Description = "Contrastive pairs (nl vector extract's JSONL).", Required = true };
+        var layer = new Option<int?>("--layer") { Description = "Block whose output is read and steered (default: the last, as Kannan)." };
+        var coefficient = new Option<float>("--coefficient") { Description = "Coefficient of the added vectors.", DefaultValueFactory = _ => 1f };
+        var command = common.Into(new Command("plasticity",
+            "Kannan: a steering vector per checkpoint, every vector applied to every checkpoint, the effect matrix and its timeline, and the vectors' cosine similarities."), withModel: false);
+        foreach (var option in new Option[] { models, pairs, layer, coefficient }) command.Options.Add(option);
+        command.SetAction(parse =>
+        {
+            var output = common.Output(parse);
+            string pairPath = parse.GetValue(pairs)!;
+            var pairList = ContrastivePairs.Read(pairPath, parse.GetValue(common.EncodingErrors));
+            var values = parse.GetValue(models)!;
+            var checkpoints = new List<Transformer>();
+            try
+            {
+                foreach (string value in values) checkpoints.Add(common.LoadFolder(parse, value));
+                foreach (var c in checkpoints.Skip(1)) TokenizerCompatibility.Require(checkpoints[0], c, pairList.Take(4).Select(p => p.Positive));
+                var clock = Stopwatch.StartNew();
+                var result = PlasticityStudy.Run(checkpoints, values, pairList, parse.GetValue(layer) ?? checkpoints[0].Layers - 1, parse.GetValue(coefficient));
+                clock.Stop();
+                var context = new StudyContext(checkpoints[0].Folder.Directory, pairPath) { Seconds = clock.Elapsed.TotalSeconds };
+                Common.Finish(parse, PlasticityStudy.Report(result, context), output, clock.Elapsed.TotalSeconds);
+            }
+            finally
+            {
+                foreach (var c in checkpoints) c.Dispose();
+            }
             return 0;
         });
         return command;
