@@ -101,11 +101,16 @@ public sealed class StudyTests : IDisposable
     {
         string study = Path.Combine(_dir, "lq-minilm");
         var (code, output, err) = Run("study", "layer-quality", "--model", SharedData.Model("all-minilm-l6-v2"), "--prompts", Sample("prompts.txt"),
-            "--probe-data", Sample("probe.jsonl"), "--out", study, "--format", "html");
+            "--probe-data", Sample("probe.jsonl"), "--sts-data", Sample("sts.jsonl"), "--out", study, "--format", "html");
         Assert.True(code == 0, err + output);
         AssertReportFolder(study);
         Assert.True(File.Exists(Path.Combine(study, "report.html")));
-        Assert.Equal(7, Numbers(Results(study).GetProperty("metrics").GetProperty("curvature")).Length);
+        var results = Results(study);
+        Assert.Equal(7, Numbers(results.GetProperty("metrics").GetProperty("curvature")).Length);
+        var sts = Numbers(results.GetProperty("sts_spearman"));
+        Assert.Equal(7, sts.Length);
+        Assert.True(sts[^1] > 0.7, $"a sentence encoder's last layer should rank the sample pairs well, Spearman {sts[^1]}");
+        Assert.InRange(results.GetProperty("best_slot").GetProperty("retrieval_recall_at_1").GetInt32(), 0, 6);
     }
 
     private static double[][] Matrix(JsonElement e) => e.EnumerateArray().Select(Numbers).ToArray();
@@ -273,5 +278,14 @@ public sealed class StudyTests : IDisposable
         Assert.True(cosine[0][2] < 0.999, $"the tuned checkpoint's vector should differ, cosine {cosine[0][2]}");
         for (int j = 0; j < 3; j++) Assert.Equal(effect[0][j], effect[1][j], 9);
         Assert.True(File.Exists(Path.Combine(study, "timeline.png")));
+    }
+
+    [Fact]
+    public void SpearmanGivesTiesTheirMeanRank()
+    {
+        Assert.Equal(1, SimilarityPairs.Spearman([1, 2, 3, 4], [10, 20, 30, 40]), 12);
+        Assert.Equal(-1, SimilarityPairs.Spearman([1, 2, 3, 4], [4, 3, 2, 1]), 12);
+        // ranks x = (1, 2.5, 2.5, 4), y = (1, 2, 3, 4): r = 4.5 / sqrt(4.5 · 5)
+        Assert.Equal(4.5 / Math.Sqrt(4.5 * 5), SimilarityPairs.Spearman([1, 2, 2, 3], [1, 2, 3, 4]), 12);
     }
 }

@@ -6,7 +6,7 @@ using NativeLayers.Runtime;
 namespace NativeLayers.Analysis.Studies;
 
 /// <summary>What a layer-quality run measured: <c>nl metrics</c>' result, the optional per-slot probes, and the best slots.</summary>
-public sealed record LayerQualityResult(LayerMetricsResult Metrics, ProbeReport? Probes, IReadOnlyList<SlotChoice> Choices);
+public sealed record LayerQualityResult(LayerMetricsResult Metrics, ProbeReport? Probes, PairScores? Pairs, IReadOnlyList<SlotChoice> Choices);
 
 /// <summary>
 /// Layer by Layer (Skean et al. 2025): every representation metric per residual slot on a prompt set (exactly
@@ -27,7 +27,7 @@ public static class LayerQualityStudy
     };
 
     public static LayerQualityResult Run(Transformer model, IReadOnlyList<string> prompts, IReadOnlyList<LabelledText>? probeData,
-        LayerMetricsOptions metrics, LayerProbeOptions probes, IProgress<string>? progress = null)
+        LayerMetricsOptions metrics, LayerProbeOptions probes, IReadOnlyList<ScoredPair>? scoredPairs = null, IProgress<string>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         progress?.Report("metrics");
@@ -38,10 +38,21 @@ public static class LayerQualityStudy
             progress?.Report("probes");
             probeReport = LayerProbing.Run(model, probeData, probes);
         }
+        PairScores? pairScores = null;
+        if (scoredPairs is not null)
+        {
+            progress?.Report("pairs");
+            pairScores = SimilarityPairs.Run(model, scoredPairs);
+        }
         var choices = result.Values.Select(kv => SlotChoice.Of(kv.Key, kv.Value, HigherIsBetter(kv.Key))).ToList();
         if (probeReport is not null)
             choices.Add(SlotChoice.Of("probe_accuracy", probeReport.Layers.Select(l => l.HeldOutAccuracy).ToArray(), higherIsBetter: true));
-        return new LayerQualityResult(result, probeReport, choices);
+        if (pairScores is not null)
+        {
+            choices.Add(SlotChoice.Of("sts_spearman", pairScores.StsSpearman, higherIsBetter: true));
+            choices.Add(SlotChoice.Of("retrieval_recall_at_1", pairScores.RetrievalRecallAt1, higherIsBetter: true));
+        }
+        return new LayerQualityResult(result, probeReport, pairScores, choices);
     }
 
     public static StudyReport Report(LayerQualityResult r, StudyContext context, LayerProbeOptions probes)
@@ -57,14 +68,21 @@ public static class LayerQualityStudy
                 LayerPlots.Curves(PlotFormat.Png, $"{context.Model}: linear probe accuracy on {context.ProbeData}", "slot", "held-out accuracy",
                     slots, [("held-out", p.Layers.Select(l => l.HeldOutAccuracy).ToArray()), ("majority baseline", slots.Select(_ => p.MajorityBaseline).ToArray())])));
 
+        if (r.Pairs is { } ps)
+            plots.Add(new StudyPlot("pairs.png", "STS Spearman and retrieval recall@1 per slot",
+                LayerPlots.Curves(PlotFormat.Png, $"{context.Model}: embedding quality on {context.PairsData} (n = {ps.Pairs} pairs)", "slot", "Spearman ρ / recall@1",
+                    slots, [("STS Spearman", ps.StsSpearman), ("retrieval recall@1", ps.RetrievalRecallAt1)])));
+
         var header = new List<string> { "slot" };
         header.AddRange(m.Values.Keys);
         if (r.Probes is not null) header.Add("probe accuracy");
+        if (r.Pairs is not null) header.AddRange(["STS Spearman", "recall@1"]);
         var rows = slots.Select((s, i) =>
         {
             var row = new List<string> { s.ToString() };
             row.AddRange(m.Values.Values.Select(v => SlotChoice.F(v[i])));
             if (r.Probes is { } pr) row.Add(SlotChoice.F(pr.Layers[i].HeldOutAccuracy));
+            if (r.Pairs is { } pp) row.AddRange([SlotChoice.F(pp.StsSpearman[i]), SlotChoice.F(pp.RetrievalRecallAt1[i])]);
             return (IReadOnlyList<string>)row;
         }).ToList();
         var best = r.Choices.Select(c => (IReadOnlyList<string>)[c.Name, c.HigherIsBetter ? "higher" : "lower", c.BestSlot.ToString(), SlotChoice.F(c.BestValue),
@@ -86,11 +104,16 @@ public static class LayerQualityStudy
                 + (c.IntermediateBeatsLast ? $"Intermediate slot {c.BestIntermediateSlot} beats the last slot by {SlotChoice.F(c.Gap)} accuracy." : $"No intermediate slot beats the last slot ({SlotChoice.F(c.LastValue)}).")));
         }
 
+        if (r.Pairs is { } pa)
+            answers.Add(new("Which slot embeds best for similarity and retrieval?",
+                string.Join(" ", r.Choices.Where(c => c.Name is "sts_spearman" or "retrieval_recall_at_1").Select(c => c.Sentence()))
+                + $" ({pa.Pairs} scored pairs, mean-pooled slots, cosine similarity.)"));
+
         var caveats = new List<string>
         {
             "\"Better\" per metric follows the paper's reading (lower prompt entropy and curvature, higher dataset entropy, effective rank, LiDAR, DiME, lower InfoNCE); the metrics themselves have no ground truth.",
             $"{m.Prompts} prompts: small prompt sets make dataset entropy and effective rank (one row per prompt) noisy and bounded by ln n.",
-            "Per-layer retrieval / STS scores on labelled pairs for embedding models are not computed by this study yet.",
+            "STS and retrieval use the mean over tokens of each raw slot and cosine similarity; a model's own pooling head or normalisation (nl embed) is not applied per slot.",
         };
         caveats.AddRange(m.Warnings);
         if (r.Probes is { } pw && pw.HeldOutIndices.Length < 20) caveats.Add($"the probe accuracy rests on {pw.HeldOutIndices.Length} held-out prompts, so steps of {SlotChoice.F(1.0 / pw.HeldOutIndices.Length)} are one prompt.");
@@ -103,12 +126,13 @@ public static class LayerQualityStudy
             [
                 $"nl metrics' computation (same defaults) over {m.Prompts} prompts of {context.Data} on {context.Model} ({slots.Length} residual slots, width {m.Width}).",
                 r.Probes is null ? "No probe data given (--probe-data): no probe accuracy." : $"A multinomial logistic probe per slot on {context.ProbeData}, as nl probe does.",
+                r.Pairs is null ? "No scored pairs given (--sts-data): no STS or retrieval scores." : $"STS Spearman correlation and retrieval recall@1 per slot on {r.Pairs.Pairs} scored pairs of {context.PairsData}.",
             ],
             Settings =
             [
                 ("model", context.ModelPath), ("prompts", context.DataPath), ("metrics", string.Join(", ", m.Values.Keys)),
                 ("alpha", SlotChoice.F(m.Alpha)), ("mode", mode), ("seed", m.Seed.ToString()),
-                ("probe data", context.ProbeDataPath ?? "—"), ("probe position", probes.Rows.Reduction.ToString()),
+                ("probe data", context.ProbeDataPath ?? "—"), ("scored pairs", context.PairsDataPath ?? "—"), ("probe position", probes.Rows.Reduction.ToString()),
                 ("probe held-out fraction", SlotChoice.F(probes.HeldOutFraction)), ("probe seed", probes.Seed.ToString()), ("probe L2", SlotChoice.F(probes.Probe.L2)),
             ],
             Answers = answers,
@@ -132,6 +156,9 @@ public static class LayerQualityStudy
                 metrics = m.Values,
                 details = m.Details,
                 probe_accuracy = r.Probes?.Layers.Select(l => l.HeldOutAccuracy).ToArray(),
+                sts_data = context.PairsDataPath,
+                sts_spearman = r.Pairs?.StsSpearman,
+                retrieval_recall_at_1 = r.Pairs?.RetrievalRecallAt1,
                 probe = r.Probes is { } pj ? new { classes = pj.Classes, majority_baseline = pj.MajorityBaseline, train = pj.TrainIndices.Length, held_out = pj.HeldOutIndices.Length,
                     layers = pj.Layers.Select(l => new { slot = l.Slot, train_accuracy = l.TrainAccuracy, held_out_accuracy = l.HeldOutAccuracy, held_out_cross_entropy = l.HeldOutCrossEntropy }) } : null,
                 best_slot = r.Choices.ToDictionary(c => c.Name, c => c.BestSlot),

@@ -80,6 +80,7 @@ public static class StudyCommand
         var common = new Common();
         var prompts = new Option<string>("--prompts", "-p") { Description = "Prompts: plain text, one a line, or JSONL ({\"text\": ...} per line).", Required = true };
         var probeData = new Option<string?>("--probe-data") { Description = "Labelled prompts for per-slot linear probes: JSONL, {\"text\": ..., \"label\": ...} per line." };
+        var stsData = new Option<string?>("--sts-data") { Description = "Scored pairs for embedding models' per-slot STS and retrieval scores: JSONL, {\"sentence1\": ..., \"sentence2\": ..., \"score\": number} per line." };
         var metricList = new Option<string>("--metrics") { Description = $"Comma-separated: {string.Join(", ", LayerMetricNames.All.Select(LayerMetricNames.Cli))} (nl metrics' default).", DefaultValueFactory = _ => "prompt-entropy,dataset-entropy,curvature,effective-rank" };
         var alpha = new Option<double>("--alpha") { Description = "Rényi order α of the entropies.", DefaultValueFactory = _ => 1.0 }.Positive();
         var mode = new Option<string>("--mode") { Description = "recommended, or paper (PaperCompat).", DefaultValueFactory = _ => "recommended" };
@@ -87,7 +88,7 @@ public static class StudyCommand
         var maxPrompts = new Option<int>("--max-prompts") { Description = "Use at most this many prompts (0 = all).", DefaultValueFactory = _ => 0 }.AtLeast(0);
         var command = common.Into(new Command("layer-quality",
             "Layer by Layer: every representation metric per slot (as nl metrics), per-slot probe accuracy, the best slot per metric and task, and whether an intermediate slot beats the last."));
-        foreach (var option in new Option[] { prompts, probeData, metricList, alpha, mode, seed, maxPrompts }) command.Options.Add(option);
+        foreach (var option in new Option[] { prompts, probeData, stsData, metricList, alpha, mode, seed, maxPrompts }) command.Options.Add(option);
         command.SetAction(parse =>
         {
             var output = common.Output(parse);
@@ -105,11 +106,13 @@ public static class StudyCommand
             if (limit > 0 && texts.Count > limit) texts = texts.Take(limit).ToList();
             string? probePath = parse.GetValue(probeData);
             var labelled = probePath is null ? null : ProbeData.Read(probePath, parse.GetValue(common.EncodingErrors));
+            string? stsPath = parse.GetValue(stsData);
+            var scored = stsPath is null ? null : SimilarityPairs.Read(stsPath, parse.GetValue(common.EncodingErrors));
             using var model = common.Load(parse, common.Model);
             var clock = Stopwatch.StartNew();
-            var result = LayerQualityStudy.Run(model, texts, labelled, metrics, probes);
+            var result = LayerQualityStudy.Run(model, texts, labelled, metrics, probes, scored);
             clock.Stop();
-            var context = new StudyContext(model.Folder.Directory, promptPath) { ProbeDataPath = probePath, Seconds = clock.Elapsed.TotalSeconds };
+            var context = new StudyContext(model.Folder.Directory, promptPath) { ProbeDataPath = probePath, PairsDataPath = stsPath, Seconds = clock.Elapsed.TotalSeconds };
             Common.Finish(parse, LayerQualityStudy.Report(result, context, probes), output, clock.Elapsed.TotalSeconds);
             return 0;
         });
