@@ -6,6 +6,9 @@ namespace NativeLayers.Analysis.Plots;
 /// <summary>The image formats a plot is rendered in.</summary>
 public enum PlotFormat { Png, Svg }
 
+/// <summary>One panel of <see cref="LayerPlots.Panels"/>: its title, its y-axis label and its curves.</summary>
+public sealed record CurvePanel(string Title, string YLabel, IReadOnlyList<(string Label, double[] Values)> Series);
+
 /// <summary>
 /// How a heatmap maps values to colours: the colour bar's label, a fixed range where the quantity has one (CKA 0–1),
 /// and a diverging map centred at 0 for signed quantities (a symmetric range around 0 unless one is given).
@@ -46,6 +49,38 @@ public static class LayerPlots
     /// NaN values leave a gap.
     /// </summary>
     public static byte[] Curves(PlotFormat format, string title, string xLabel, string yLabel,
+        IReadOnlyList<int> layers, IReadOnlyList<(string Label, double[] Values)> series) =>
+        Render(CurvesPlot(title, xLabel, yLabel, layers, series), format, Width, Height);
+
+    /// <summary>
+    /// Several per-layer curve panels in one figure (two columns), each with its own y-axis, so quantities of
+    /// different scales (entropies, radians, ranks; nats and probabilities) are never drawn against one axis.
+    /// </summary>
+    public static byte[] Panels(PlotFormat format, string xLabel, IReadOnlyList<int> layers, IReadOnlyList<CurvePanel> panels)
+    {
+        ArgumentNullException.ThrowIfNull(panels);
+        if (panels.Count == 0) throw new NativeLayersException("a panel figure needs at least one panel.");
+        if (panels.Count == 1) return Curves(format, panels[0].Title, xLabel, panels[0].YLabel, layers, panels[0].Series);
+        var plots = panels.Select(p => CurvesPlot(p.Title, xLabel, p.YLabel, layers, p.Series)).ToArray();
+        int columns = 2, rows = (panels.Count + 1) / 2;
+        var figure = new Multiplot(plots[0]) { Layout = new ScottPlot.MultiplotLayouts.Grid(rows, columns) };
+        foreach (var plot in plots.Skip(1)) figure.AddPlot(plot);
+        int width = columns * 620, height = rows * 400;
+        try
+        {
+            if (format == PlotFormat.Png) return figure.Render(width, height).GetImageBytes(ImageFormat.Png);
+            using var stream = new MemoryStream();
+            using (var canvas = SkiaSharp.SKSvgCanvas.Create(new SkiaSharp.SKRect(0, 0, width, height), stream))
+                figure.Render(canvas, new PixelRect(0, width, height, 0));
+            return stream.ToArray();
+        }
+        catch (Exception e) when (e is ArgumentException or NotSupportedException)
+        {
+            throw new NativeLayersException($"cannot render the plot: {e.Message}");
+        }
+    }
+
+    private static Plot CurvesPlot(string title, string xLabel, string yLabel,
         IReadOnlyList<int> layers, IReadOnlyList<(string Label, double[] Values)> series)
     {
         ArgumentNullException.ThrowIfNull(layers);
@@ -71,7 +106,7 @@ public static class LayerPlots
             plot.ShowLegend(Edge.Right); // outside the data area, so it never hides a curve
             plot.Legend.FontName = plot.Axes.Title.Label.FontName;
         }
-        return Render(plot, format, Width, Height);
+        return plot;
     }
 
     /// <summary>Writes <see cref="Heatmap(PlotFormat, string, string, string, double[,], IReadOnlyList{string}, IReadOnlyList{string})"/> to a file.</summary>

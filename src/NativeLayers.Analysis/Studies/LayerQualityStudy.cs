@@ -60,9 +60,11 @@ public static class LayerQualityStudy
         var m = r.Metrics;
         var slots = m.Slots;
         string mode = m.Mode == MetricMode.PaperCompat ? "paper" : "recommended";
-        var plots = m.Values.Select(kv => new StudyPlot($"{kv.Key}.png", $"{kv.Key} per slot",
-            LayerPlots.Curves(PlotFormat.Png, $"{context.Model}: {kv.Key} on {context.Data} (n = {m.Prompts})",
-                "slot (0 = embeddings, l + 1 = after block l)", kv.Key, slots, [(kv.Key, kv.Value)]))).ToList();
+        var plots = new List<StudyPlot>
+        {
+            new("metrics.png", "every metric per slot, one panel each", LayerPlots.Panels(PlotFormat.Png, "slot (0 = embeddings, l + 1 = after block l)", slots,
+                m.Values.Select(kv => new CurvePanel($"{context.Model}: {kv.Key} on {context.Data} (n = {m.Prompts})", LayerMetricsUnits.Of(kv.Key), [("", kv.Value)])).ToList())),
+        };
         if (r.Probes is { } p)
             plots.Add(new StudyPlot("probe_accuracy.png", "held-out probe accuracy per slot",
                 LayerPlots.Curves(PlotFormat.Png, $"{context.Model}: linear probe accuracy on {context.ProbeData}", "slot", "held-out accuracy",

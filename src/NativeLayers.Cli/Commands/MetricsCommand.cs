@@ -79,9 +79,9 @@ public static class MetricsCommand
             files.Stage(outPath, MetricsReport.ToJson(r));
             if (csvPath != null) files.Stage(csvPath, MetricsReport.ToCsv(r));
             if (plotPath != null)
-                files.Stage(plotPath, LayerPlots.Curves(LayerPlots.FormatOf(plotPath), $"{Path.GetFileName(Path.TrimEndingDirectorySeparator(m.Folder.Directory))}: per-layer metrics (α = {r.Alpha.ToString(CultureInfo.InvariantCulture)}, {(r.Mode == MetricMode.PaperCompat ? "paper" : "recommended")})",
-                    "slot (0 = embeddings, l + 1 = after block l)", "value (nats / radians / rank)", r.Slots,
-                    r.Values.Select(kv => (kv.Key, kv.Value)).ToList()));
+                files.Stage(plotPath, LayerPlots.Panels(LayerPlots.FormatOf(plotPath), "slot (0 = embeddings, l + 1 = after block l)", r.Slots,
+                    r.Values.Select(kv => new CurvePanel($"{Path.GetFileName(Path.TrimEndingDirectorySeparator(m.Folder.Directory))}: {kv.Key} (α = {r.Alpha.ToString(CultureInfo.InvariantCulture)}, {(r.Mode == MetricMode.PaperCompat ? "paper" : "recommended")}, n = {r.Prompts})",
+                        LayerMetricsUnits.Of(kv.Key), [("", kv.Value)])).ToList()));
             files.Commit();
 
             var table = new Table().Border(TableBorder.Rounded).AddColumn(new TableColumn("slot").RightAligned());
