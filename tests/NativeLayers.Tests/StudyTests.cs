@@ -288,4 +288,17 @@ public sealed class StudyTests : IDisposable
         // ranks x = (1, 2.5, 2.5, 4), y = (1, 2, 3, 4): r = 4.5 / sqrt(4.5 · 5)
         Assert.Equal(4.5 / Math.Sqrt(4.5 * 5), SimilarityPairs.Spearman([1, 2, 2, 3], [1, 2, 3, 4]), 12);
     }
+
+    [Fact]
+    public void ChoiceScoresDoNotDependOnTheBatching()
+    {
+        using var model = NativeLayers.Runtime.Transformer.Load(Stories);
+        var items = ChoiceTasks.Generate("babi", 7, seed: 5);
+        var one = new ChoiceScoring(model, items) { QuestionsPerBatch = 1 }.Score(null);
+        var all = new ChoiceScoring(model, items) { QuestionsPerBatch = 100 }.Score(null);
+        Assert.Equal(one.Accuracy, all.Accuracy);
+        Assert.Equal(one.GoldProbability, all.GoldProbability, 5);
+        Assert.Equal(one.EntropyBitsMean, all.EntropyBitsMean, 5);
+        Assert.Equal(0, one.KlMean);
+    }
 }

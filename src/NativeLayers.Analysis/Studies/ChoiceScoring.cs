@@ -13,8 +13,8 @@ public sealed record ChoiceScores(double Accuracy, double AccuracyNorm, double A
 /// <summary>
 /// Scores questions by log-likelihood (§16.2): each choice appended to its context, ℓ_j the sum of the choice tokens'
 /// log-probabilities; acc = argmax ℓ_j, acc_norm = argmax ℓ_j / UTF-8 bytes, acc_tok = argmax ℓ_j / tokens (ties to
-/// the lowest index), and the mean gold probability under a softmax over ℓ. Every sequence of the set runs in one
-/// forward call (steered or not); the logits at the context's last token give the next-token distribution compared
+/// the lowest index), and the mean gold probability under a softmax over ℓ. The questions run in batches of forward
+/// calls (steered or not); the logits at the context's last token give the next-token distribution compared
 /// with the unsteered one (KL(base ‖ steered) in nats, entropy in bits, as (d) reports).
 /// </summary>
 public sealed class ChoiceScoring
@@ -58,30 +58,39 @@ public sealed class ChoiceScoring
         _boundary = [.. boundary];
     }
 
+    /// <summary>Questions per forward call: bounds the [tokens, vocab] logits held at once.</summary>
+    public int QuestionsPerBatch { get; init; } = 8;
+
     public ChoiceScores Score(SteeringPlan? steering)
     {
         if (_baseNextToken is null && steering is not null) Score(null);
-        var result = _model.Forward(_sequences, new ForwardOptions { Logits = LogitsMode.All, Steering = steering });
         var nextToken = new double[_items.Count][];
         int correct = 0, correctNorm = 0, correctTok = 0;
         double goldProbability = 0;
-        for (int q = 0; q < _items.Count; q++)
+        for (int start = 0; start < _items.Count; start += QuestionsPerBatch)
         {
-            var item = _items[q];
-            var ll = new double[item.Choices.Count];
-            for (int c = 0; c < ll.Length; c++)
+            int end = Math.Min(_items.Count, start + QuestionsPerBatch);
+            int firstSequence = _firstSequence[start], lastSequence = end < _items.Count ? _firstSequence[end] : _sequences.Length;
+            var batch = _sequences[firstSequence..lastSequence];
+            var result = _model.Forward(batch, new ForwardOptions { Logits = LogitsMode.All, Steering = steering });
+            for (int q = start; q < end; q++)
             {
-                int s = _firstSequence[q] + c;
-                var seq = result.Residual.Sequences[s];
-                for (int t = _boundary[s]; t < _sequences[s].Length; t++)
-                    ll[c] += NextTokenDivergence.LogSoftmax(result.LogitsRow(seq.FirstRow + t - 1))[_sequences[s][t]];
+                var item = _items[q];
+                var ll = new double[item.Choices.Count];
+                for (int c = 0; c < ll.Length; c++)
+                {
+                    int s = _firstSequence[q] + c;
+                    var seq = result.Residual.Sequences[s - firstSequence];
+                    for (int t = _boundary[s]; t < _sequences[s].Length; t++)
+                        ll[c] += NextTokenDivergence.LogSoftmax(result.LogitsRow(seq.FirstRow + t - 1))[_sequences[s][t]];
+                }
+                correct += ArgMax(ll, c => 1) == item.Gold ? 1 : 0;
+                correctNorm += ArgMax(ll, c => Encoding.UTF8.GetByteCount(item.Choices[c])) == item.Gold ? 1 : 0;
+                correctTok += ArgMax(ll, c => _sequences[_firstSequence[q] + c].Length - _boundary[_firstSequence[q] + c]) == item.Gold ? 1 : 0;
+                goldProbability += NextTokenDivergence.Softmax(ll)[item.Gold];
+                var first = result.Residual.Sequences[_firstSequence[q] - firstSequence];
+                nextToken[q] = NextTokenDivergence.LogSoftmax(result.LogitsRow(first.FirstRow + _boundary[_firstSequence[q]] - 1));
             }
-            correct += ArgMax(ll, c => 1) == item.Gold ? 1 : 0;
-            correctNorm += ArgMax(ll, c => Encoding.UTF8.GetByteCount(item.Choices[c])) == item.Gold ? 1 : 0;
-            correctTok += ArgMax(ll, c => _sequences[_firstSequence[q] + c].Length - _boundary[_firstSequence[q] + c]) == item.Gold ? 1 : 0;
-            goldProbability += NextTokenDivergence.Softmax(ll)[item.Gold];
-            var first = result.Residual.Sequences[_firstSequence[q]];
-            nextToken[q] = NextTokenDivergence.LogSoftmax(result.LogitsRow(first.FirstRow + _boundary[_firstSequence[q]] - 1));
         }
         if (steering is null) _baseNextToken = nextToken;
         var kl = new List<double>();
