@@ -301,4 +301,18 @@ public sealed class StudyTests : IDisposable
         Assert.Equal(one.EntropyBitsMean, all.EntropyBitsMean, 5);
         Assert.Equal(0, one.KlMean);
     }
+
+    [SkippableFact]
+    public void LayerRolesFindTheLowerLayersOfMiniLmSharedWhenOnlyItsTopBlocksWereTuned()
+    {
+        string miniLm = SharedData.Model("all-minilm-l6-v2"), tuned = Path.Combine(_dir, "minilm-tuned"), study = Path.Combine(_dir, "roles-minilm");
+        DerivedModels.TuneTopLayers(miniLm, tuned, fromBlock: 4, noise: 3, seed: 3); // post-LN BERT absorbs small perturbations
+        Assert.True(File.Exists(Path.Combine(tuned, "1_Pooling", "config.json")));
+        var (code, output, err) = Run("study", "layer-roles", "--model", miniLm, "--model-b", tuned, "--data", TwoTasks(), "--out", study);
+        Assert.True(code == 0, err + output);
+        var segments = Segments(Results(study));
+        AssertCoversEveryLayerOnce(segments, 6);
+        Assert.Equal(("shared", 1, 4), segments[0]);
+        Assert.All(segments.Skip(1), s => Assert.NotEqual("shared", s.Role));
+    }
 }

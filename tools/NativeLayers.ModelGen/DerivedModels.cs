@@ -4,12 +4,12 @@ using NativeLayers.Loading;
 namespace NativeLayers.ModelGen;
 
 /// <summary>
-/// Models whose study outcome is known by construction, derived from a Llama-layout folder (RMSNorm, q/k/v/o and
-/// gate/up/down projections, e.g. stories260k): a "tuned" copy that perturbs only the top blocks, a copy whose residual
+/// Models whose study outcome is known by construction: a "tuned" copy that perturbs only the top blocks (Llama or BERT
+/// layout: stories260k, all-MiniLM-L6-v2), a copy of a Llama-layout folder (RMSNorm) whose residual
 /// basis is rotated by a random orthogonal matrix (same function, so CKA = 1 and stitching costs nothing), and
 /// checkpoints interpolating between two weight sets. Every other file of the folder (tokenizer, generation config) is copied.
 /// </summary>
-public static class DerivedModels
+public static partial class DerivedModels
 {
     private const string Weights = "model.safetensors";
     private static readonly string[] Readers = ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "mlp.gate_proj", "mlp.up_proj"];
@@ -86,13 +86,12 @@ public static class DerivedModels
         Save(a, target, config, ta);
     }
 
-    private static int? Block(string name)
-    {
-        const string prefix = "model.layers.";
-        if (!name.StartsWith(prefix, StringComparison.Ordinal)) return null;
-        int end = name.IndexOf('.', prefix.Length);
-        return int.Parse(name.AsSpan(prefix.Length, end - prefix.Length));
-    }
+    /// <summary>The block a tensor belongs to: <c>model.layers.N.</c> (Llama) or <c>encoder.layer.N.</c> (BERT).</summary>
+    private static int? Block(string name) =>
+        BlockName().Match(name) is { Success: true } m ? int.Parse(m.Groups[1].ValueSpan, System.Globalization.CultureInfo.InvariantCulture) : null;
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^(?:model\.layers|encoder\.layer)\.(\d+)\.")]
+    private static partial System.Text.RegularExpressions.Regex BlockName();
 
     private static (JsonObject Config, Dictionary<string, (long[] Shape, float[] Values)> Tensors) Load(string folder)
     {
@@ -105,10 +104,13 @@ public static class DerivedModels
     private static void Save(string source, string target, JsonObject config, Dictionary<string, (long[] Shape, float[] Values)> tensors)
     {
         Directory.CreateDirectory(target);
-        foreach (string file in Directory.GetFiles(source))
+        foreach (string file in Directory.GetFiles(source, "*", SearchOption.AllDirectories))
         {
-            string name = Path.GetFileName(file);
-            if (name is not (Weights or "config.json")) File.Copy(file, Path.Combine(target, name), overwrite: true);
+            string relative = Path.GetRelativePath(source, file);
+            if (relative is Weights or "config.json") continue;
+            string destination = Path.Combine(target, relative);
+            Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
+            File.Copy(file, destination, overwrite: true);
         }
         File.WriteAllText(Path.Combine(target, "config.json"), config.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
         SafetensorsWriter.Write(Path.Combine(target, Weights),

@@ -29,7 +29,7 @@ const string Usage = """
       --sequential   gpt_neox: use_parallel_residual false (x += attn(ln1(x)); x += mlp(ln2(x)))
       --verify       load the folder with the runtime and run one forward pass afterwards
 
-    known-answer models for the studies, derived from a llama-layout folder such as models/stories260k:
+    known-answer models for the studies (tune-top and interpolate: llama or BERT folders; rotate: llama only):
       nl-modelgen derive tune-top --from DIR --out DIR --from-block K [--noise F] [--seed S]
                      perturb every matrix of blocks >= K by noise·std (default 0.5); lower blocks stay identical
       nl-modelgen derive rotate --from DIR --out DIR [--seed S]
