@@ -170,6 +170,13 @@ public sealed class StudyTests : IDisposable
         Assert.Equal([("shared", 1, 5)], segments);
         Assert.Equal(2, results.GetProperty("tasks").GetArrayLength());
         Assert.Contains("§15", File.ReadAllText(Path.Combine(study, "report.md")));
+
+        File.WriteAllText(Path.Combine(study, "stale.png"), "from an older run");
+        (code, output, err) = Run("study", "layer-roles", "--model", Stories, "--model-b", Stories, "--data", TwoTasks(), "--out", study, "--format", "html");
+        Assert.True(code == 0, err + output);
+        AssertReportFolder(study);
+        Assert.False(File.Exists(Path.Combine(study, "stale.png")), "a rerun replaces the whole folder");
+        Assert.Contains("data:image/png;base64,", File.ReadAllText(Path.Combine(study, "report.html")));
     }
 
     [Fact]
