@@ -38,6 +38,7 @@ public static class CliApp
         root.Subcommands.Add(LensCommand.Build());
         root.Subcommands.Add(PatchCommand.Build());
         root.Subcommands.Add(SaeCommand.Build());
+        root.Subcommands.Add(StudyCommand.Build());
         root.Subcommands.Add(ServeCommand.Build());
         return root;
     }

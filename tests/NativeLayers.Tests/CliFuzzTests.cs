@@ -24,6 +24,9 @@ public sealed class CliFuzzTests
         "vector extract --model {model} --pairs {pairs} --out {dir}/v.safetensors",
         "steer sweep --model {model} --vector {vector} --layers 2 --coefficients -2,2 --prompt {text}",
         "bench --model {model} --prompt-tokens 4 --gen-tokens 2 -r 1",
+        "study layer-quality --model {model} --prompts {prompts} --probe-data {probe} --out {dir}/lq",
+        "study layer-roles --model {model} --model-b {model} --data {probe} --bootstrap 10 --out {dir}/lr",
+        "study plasticity --model {model} --model {model} --pairs {pairs} --out {dir}/pl",
     ];
 
     private delegate void Corruption(Random random, string folder);

@@ -28,10 +28,19 @@ const string Usage = """
       --rotary-pct   gpt_neox: fraction of each head that is rotated (default 0.25)
       --sequential   gpt_neox: use_parallel_residual false (x += attn(ln1(x)); x += mlp(ln2(x)))
       --verify       load the folder with the runtime and run one forward pass afterwards
+
+    known-answer models for the studies (tune-top and interpolate: llama or BERT folders; rotate: llama only):
+      nl-modelgen derive tune-top --from DIR --out DIR --from-block K [--noise F] [--seed S]
+                     perturb every matrix of blocks >= K by noise·std (default 0.5); lower blocks stay identical
+      nl-modelgen derive rotate --from DIR --out DIR [--seed S]
+                     rotate the residual basis by a random orthogonal matrix (norm weights folded in): same function
+      nl-modelgen derive interpolate --from A --to B --out DIR [--steps N]
+                     N + 1 checkpoints DIR/step-0 .. DIR/step-N along (1 - t)·A + t·B (default N = 4)
     """;
 
 try
 {
+    if (args.Length > 0 && args[0] == "derive") return Derive(args[1..]);
     var options = ParseArgs(args);
     if (options.ContainsKey("help") || args.Length == 0)
     {
@@ -92,6 +101,38 @@ static void Verify(string directory, ModelSpec spec)
     }
     Console.WriteLine($"  verify: loaded, forward of {tokens.Length} tokens -> {logits.Length} logits in [{min:G4}, {max:G4}]{(finite ? "" : " (NOT FINITE)")}");
     if (!finite) throw new NativeLayersException("the generated model produced non-finite logits.");
+}
+
+static int Derive(string[] args)
+{
+    if (args.Length == 0) throw new ArgumentException("derive needs tune-top, rotate or interpolate (see --help).");
+    var o = new Dictionary<string, string>();
+    for (int i = 1; i < args.Length; i += 2)
+    {
+        if (!args[i].StartsWith("--", StringComparison.Ordinal) || i + 1 >= args.Length) throw new ArgumentException($"derive {args[0]}: expected --name value pairs, got '{args[i]}'.");
+        o[args[i][2..]] = args[i + 1];
+    }
+    string Need(string name) => o.TryGetValue(name, out var v) ? v : throw new ArgumentException($"derive {args[0]} needs --{name}.");
+    ulong seed = o.TryGetValue("seed", out var s) ? ulong.Parse(s, CultureInfo.InvariantCulture) : 1;
+    switch (args[0])
+    {
+        case "tune-top":
+            DerivedModels.TuneTopLayers(Need("from"), Need("out"), int.Parse(Need("from-block"), CultureInfo.InvariantCulture),
+                o.TryGetValue("noise", out var n) ? double.Parse(n, CultureInfo.InvariantCulture) : 0.5, seed);
+            break;
+        case "rotate":
+            DerivedModels.RotateResidual(Need("from"), Need("out"), seed);
+            break;
+        case "interpolate":
+            int steps = o.TryGetValue("steps", out var st) ? int.Parse(st, CultureInfo.InvariantCulture) : 4;
+            if (steps < 1) throw new ArgumentException("--steps must be at least 1.");
+            for (int k = 0; k <= steps; k++) DerivedModels.Interpolate(Need("from"), Need("to"), Path.Combine(Need("out"), $"step-{k}"), (double)k / steps);
+            break;
+        default:
+            throw new ArgumentException($"derive knows tune-top, rotate and interpolate, not '{args[0]}'.");
+    }
+    Console.WriteLine($"wrote {Path.GetFullPath(Need("out"))}");
+    return 0;
 }
 
 static Dictionary<string, string?> ParseArgs(string[] args)

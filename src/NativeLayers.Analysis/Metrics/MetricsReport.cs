@@ -62,3 +62,17 @@ public static class MetricsReport
         return sb.ToString();
     }
 }
+
+/// <summary>The y-axis label of each metric's curve.</summary>
+public static class LayerMetricsUnits
+{
+    public static string Of(string metric) => metric switch
+    {
+        "prompt_entropy" or "dataset_entropy" => $"{metric} (nats)",
+        "curvature" => "curvature (radians)",
+        "effective_rank" or "lidar" => $"{metric} (effective rank)",
+        "infonce" => "InfoNCE loss (nats)",
+        "dime" => "DiME (nats)",
+        _ => metric,
+    };
+}

@@ -6,6 +6,19 @@ namespace NativeLayers.Analysis.Plots;
 /// <summary>The image formats a plot is rendered in.</summary>
 public enum PlotFormat { Png, Svg }
 
+/// <summary>One panel of <see cref="LayerPlots.Panels"/>: its title, its y-axis label and its curves.</summary>
+public sealed record CurvePanel(string Title, string YLabel, IReadOnlyList<(string Label, double[] Values)> Series);
+
+/// <summary>
+/// How a heatmap maps values to colours: the colour bar's label, a fixed range where the quantity has one (CKA 0–1),
+/// and a diverging map centred at 0 for signed quantities (a symmetric range around 0 unless one is given).
+/// </summary>
+public sealed record HeatmapScale(string Label, double? Min = null, double? Max = null, bool Diverging = false)
+{
+    public static HeatmapScale UnitInterval(string label) => new(label, 0, 1);
+    public static HeatmapScale Signed(string label) => new(label, Diverging: true);
+}
+
 /// <summary>
 /// Per-layer figures (curves and layer×layer heatmaps) rendered with ScottPlot 5, to bytes or to a file whose extension
 /// gives the format: <c>.png</c> (raster, through SkiaSharp) or <c>.svg</c>. Fonts are resolved from the machine's font
@@ -36,6 +49,38 @@ public static class LayerPlots
     /// NaN values leave a gap.
     /// </summary>
     public static byte[] Curves(PlotFormat format, string title, string xLabel, string yLabel,
+        IReadOnlyList<int> layers, IReadOnlyList<(string Label, double[] Values)> series) =>
+        Render(CurvesPlot(title, xLabel, yLabel, layers, series), format, Width, Height);
+
+    /// <summary>
+    /// Several per-layer curve panels in one figure (two columns), each with its own y-axis, so quantities of
+    /// different scales (entropies, radians, ranks; nats and probabilities) are never drawn against one axis.
+    /// </summary>
+    public static byte[] Panels(PlotFormat format, string xLabel, IReadOnlyList<int> layers, IReadOnlyList<CurvePanel> panels)
+    {
+        ArgumentNullException.ThrowIfNull(panels);
+        if (panels.Count == 0) throw new NativeLayersException("a panel figure needs at least one panel.");
+        if (panels.Count == 1) return Curves(format, panels[0].Title, xLabel, panels[0].YLabel, layers, panels[0].Series);
+        var plots = panels.Select(p => CurvesPlot(p.Title, xLabel, p.YLabel, layers, p.Series)).ToArray();
+        int columns = 2, rows = (panels.Count + 1) / 2;
+        var figure = new Multiplot(plots[0]) { Layout = new ScottPlot.MultiplotLayouts.Grid(rows, columns) };
+        foreach (var plot in plots.Skip(1)) figure.AddPlot(plot);
+        int width = columns * 620, height = rows * 400;
+        try
+        {
+            if (format == PlotFormat.Png) return figure.Render(width, height).GetImageBytes(ImageFormat.Png);
+            using var stream = new MemoryStream();
+            using (var canvas = SkiaSharp.SKSvgCanvas.Create(new SkiaSharp.SKRect(0, 0, width, height), stream))
+                figure.Render(canvas, new PixelRect(0, width, height, 0));
+            return stream.ToArray();
+        }
+        catch (Exception e) when (e is ArgumentException or NotSupportedException)
+        {
+            throw new NativeLayersException($"cannot render the plot: {e.Message}");
+        }
+    }
+
+    private static Plot CurvesPlot(string title, string xLabel, string yLabel,
         IReadOnlyList<int> layers, IReadOnlyList<(string Label, double[] Values)> series)
     {
         ArgumentNullException.ThrowIfNull(layers);
@@ -61,7 +106,7 @@ public static class LayerPlots
             plot.ShowLegend(Edge.Right); // outside the data area, so it never hides a curve
             plot.Legend.FontName = plot.Axes.Title.Label.FontName;
         }
-        return Render(plot, format, Width, Height);
+        return plot;
     }
 
     /// <summary>Writes <see cref="Heatmap(PlotFormat, string, string, string, double[,], IReadOnlyList{string}, IReadOnlyList{string})"/> to a file.</summary>
@@ -74,7 +119,7 @@ public static class LayerPlots
     /// on both axes (one label per column on x, per row on y).
     /// </summary>
     public static byte[] Heatmap(PlotFormat format, string title, string xLabel, string yLabel,
-        double[,] values, IReadOnlyList<string> xTicks, IReadOnlyList<string> yTicks)
+        double[,] values, IReadOnlyList<string> xTicks, IReadOnlyList<string> yTicks, HeatmapScale? scale = null)
     {
         ArgumentNullException.ThrowIfNull(values);
         ArgumentNullException.ThrowIfNull(xTicks);
@@ -87,16 +132,32 @@ public static class LayerPlots
 
         var plot = NewPlot(title, xLabel, yLabel);
         var heatmap = plot.Add.Heatmap((double[,])values.Clone());
-        heatmap.Colormap = new ScottPlot.Colormaps.Viridis();
+        heatmap.Colormap = scale?.Diverging == true ? new ScottPlot.Colormaps.Balance() : new ScottPlot.Colormaps.Viridis();
+        if (scale is not null && ColourRange(values, scale) is var (low, high)) heatmap.ManualRange = new ScottPlot.Range(low, high);
         // ScottPlot's default geometry: unit cells, cell (r, c) centred on (c, rows − 1 − r), so row 0 is at the top.
         var bar = plot.Add.ColorBar(heatmap);
         bar.Axis.TickLabelStyle.FontName = plot.Axes.Title.Label.FontName;
+        if (scale is not null)
+        {
+            bar.Label = scale.Label;
+            bar.LabelStyle.FontName = plot.Axes.Title.Label.FontName;
+        }
 
         plot.Axes.Bottom.TickGenerator = LayerTicks(Enumerable.Range(0, cols).Select(c => ((double)c, xTicks[c])).ToList());
         plot.Axes.Left.TickGenerator = LayerTicks(Enumerable.Range(0, rows).Select(r => ((double)(rows - 1 - r), yTicks[r])).ToList());
         plot.Axes.SetLimits(-0.5, cols - 0.5, -0.5, rows - 0.5);
         plot.Axes.Margins(0, 0);
         return Render(plot, format, HeatmapSize + 120, HeatmapSize);
+    }
+
+    /// <summary>The range the colours span; a diverging scale without bounds is symmetric around 0 so 0 gets the centre colour.</summary>
+    private static (double Low, double High)? ColourRange(double[,] values, HeatmapScale scale)
+    {
+        if (scale.Min is double min && scale.Max is double max) return (min, max);
+        if (!scale.Diverging) return null;
+        double extreme = values.Cast<double>().Where(double.IsFinite).Select(Math.Abs).DefaultIfEmpty(0).Max();
+        if (extreme == 0) extreme = 1;
+        return (scale.Min ?? -extreme, scale.Max ?? extreme);
     }
 
     private static PlotFormat CheckPath(string path)

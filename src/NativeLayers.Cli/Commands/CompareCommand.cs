@@ -128,7 +128,10 @@ public static class CompareCommand
             if (plotPath != null)
                 files.Stage(plotPath, LayerPlots.Heatmap(LayerPlots.FormatOf(plotPath), $"{parse.GetValue(method)} similarity (n = {result.Rows})",
                     $"slot of {Name(b)}", $"slot of {Name(a)}", values,
-                    Enumerable.Range(0, slotsB).Select(j => j.ToString()).ToList(), Enumerable.Range(0, slotsA).Select(i => i.ToString()).ToList()));
+                    Enumerable.Range(0, slotsB).Select(j => j.ToString()).ToList(), Enumerable.Range(0, slotsA).Select(i => i.ToString()).ToList(),
+                    similarity is SimilarityMethod.DebiasedLinearCka or SimilarityMethod.DebiasedRbfCka
+                        ? new HeatmapScale(parse.GetValue(method)!) // debiased CKA can dip below 0
+                        : HeatmapScale.UnitInterval(parse.GetValue(method)!)));
             files.Commit();
             console.MarkupLine($"wrote {Markup.Escape(outPath)}, {Markup.Escape(csv)}{(plotPath != null ? ", " + Markup.Escape(plotPath) : "")} [grey]({clock.Elapsed.TotalSeconds:F2} s)[/]");
             return 0;

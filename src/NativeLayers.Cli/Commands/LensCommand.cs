@@ -97,15 +97,15 @@ public static class LensCommand
             }
             if (plotPath != null)
             {
-                var series = new List<(string Label, double[] Values)>
-                {
-                    ("KL(final ‖ slot), nats", report.Readings.Select(r => r.KlFromFinal).ToArray()),
-                    ("entropy, nats", report.Readings.Select(r => r.EntropyNats).ToArray()),
-                    ("top-1 probability", report.Readings.Select(r => r.Top[0].Probability).ToArray()),
-                };
-                if (targetId is int tgt) series.Add(($"p({Piece(tgt)})", report.Readings.Select(r => r.TargetProbability!.Value).ToArray()));
-                files.Stage(plotPath, LayerPlots.Curves(LayerPlots.FormatOf(plotPath), $"logit lens, {CompareCommand.Name(m)}, position {pos}",
-                    "residual slot", "nats / probability", report.Slots, series));
+                var probabilities = new List<(string Label, double[] Values)> { ("top-1 probability", report.Readings.Select(r => r.Top[0].Probability).ToArray()) };
+                if (targetId is int tgt) probabilities.Add(($"p({Piece(tgt)})", report.Readings.Select(r => r.TargetProbability!.Value).ToArray()));
+                string title = $"logit lens, {CompareCommand.Name(m)}, position {pos}";
+                files.Stage(plotPath, LayerPlots.Panels(LayerPlots.FormatOf(plotPath), "residual slot", report.Slots,
+                [
+                    new CurvePanel($"{title}: nats", "nats",
+                        [("KL(final ‖ slot)", report.Readings.Select(r => r.KlFromFinal).ToArray()), ("entropy", report.Readings.Select(r => r.EntropyNats).ToArray())]),
+                    new CurvePanel($"{title}: probabilities", "probability", probabilities),
+                ]));
             }
             files.Commit();
             var written = new[] { outPath, csv, plotPath }.OfType<string>().ToArray();

@@ -39,12 +39,7 @@ public static class MetricsCommand
             {
                 Metrics = LayerMetricNames.Parse(parse.GetValue(metricList)!),
                 Alpha = parse.GetValue(alpha),
-                Mode = parse.GetValue(mode)!.ToLowerInvariant() switch
-                {
-                    "recommended" => MetricMode.Recommended,
-                    "paper" or "papercompat" => MetricMode.PaperCompat,
-                    var other => throw new NativeLayersException($"--mode must be recommended or paper, got '{other}'."),
-                },
+                Mode = ParseMode(parse.GetValue(mode)!),
                 BatchSize = parse.GetValue(batch),
                 MaxTokens = parse.GetValue(maxTokens),
                 Seed = parse.GetValue(seed),
@@ -84,9 +79,9 @@ public static class MetricsCommand
             files.Stage(outPath, MetricsReport.ToJson(r));
             if (csvPath != null) files.Stage(csvPath, MetricsReport.ToCsv(r));
             if (plotPath != null)
-                files.Stage(plotPath, LayerPlots.Curves(LayerPlots.FormatOf(plotPath), $"{Path.GetFileName(Path.TrimEndingDirectorySeparator(m.Folder.Directory))}: per-layer metrics (α = {r.Alpha.ToString(CultureInfo.InvariantCulture)}, {(r.Mode == MetricMode.PaperCompat ? "paper" : "recommended")})",
-                    "slot (0 = embeddings, l + 1 = after block l)", "value (nats / radians / rank)", r.Slots,
-                    r.Values.Select(kv => (kv.Key, kv.Value)).ToList()));
+                files.Stage(plotPath, LayerPlots.Panels(LayerPlots.FormatOf(plotPath), "slot (0 = embeddings, l + 1 = after block l)", r.Slots,
+                    r.Values.Select(kv => new CurvePanel($"{Path.GetFileName(Path.TrimEndingDirectorySeparator(m.Folder.Directory))}: {kv.Key} (α = {r.Alpha.ToString(CultureInfo.InvariantCulture)}, {(r.Mode == MetricMode.PaperCompat ? "paper" : "recommended")}, n = {r.Prompts})",
+                        LayerMetricsUnits.Of(kv.Key), [("", kv.Value)])).ToList()));
             files.Commit();
 
             var table = new Table().Border(TableBorder.Rounded).AddColumn(new TableColumn("slot").RightAligned());
@@ -106,6 +101,13 @@ public static class MetricsCommand
         });
         return command;
     }
+
+    internal static MetricMode ParseMode(string text) => text.ToLowerInvariant() switch
+    {
+        "recommended" => MetricMode.Recommended,
+        "paper" or "papercompat" => MetricMode.PaperCompat,
+        var other => throw new NativeLayersException($"--mode must be recommended or paper, got '{other}'."),
+    };
 
     /// <summary>Reports on the calling thread (Progress&lt;T&gt; would post to the thread pool and race the final update).</summary>
     private sealed class SynchronousProgress(Action<LayerMetricsProgress> report) : IProgress<LayerMetricsProgress>

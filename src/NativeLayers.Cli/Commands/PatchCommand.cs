@@ -75,7 +75,8 @@ public static class PatchCommand
                     for (int l = 0; l < r.Layers.Length; l++)
                         for (int p = 0; p < r.Positions.Length; p++) normalized[l, p] = r.Normalized(grid[l, p]);
                     files.Stage(path, LayerPlots.Heatmap(LayerPlots.FormatOf(path), $"patching {HookId.ShortName(point)}: (patched − corrupted) / (clean − corrupted)",
-                        "token", "block", normalized, labels, r.Layers.Select(l => l.ToString(CultureInfo.InvariantCulture)).ToArray()));
+                        "token", "block", normalized, labels, r.Layers.Select(l => l.ToString(CultureInfo.InvariantCulture)).ToArray(),
+                        HeatmapScale.Signed("normalised logit difference")));
                 }
             files.Commit();
 

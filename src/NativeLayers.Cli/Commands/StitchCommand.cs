@@ -117,7 +117,7 @@ public static class StitchCommand
             if (plotPath != null)
                 files.Stage(plotPath, LayerPlots.Heatmap(LayerPlots.FormatOf(plotPath), $"stitching penalty (nats/token), {CompareCommand.Name(a)} → {CompareCommand.Name(b)}",
                     $"slot j of {CompareCommand.Name(b)}", $"slot i of {CompareCommand.Name(a)}", rep.PenaltyMatrix(),
-                    rep.SlotsB.Select(j => j.ToString()).ToList(), rep.SlotsA.Select(i => i.ToString()).ToList()));
+                    rep.SlotsB.Select(j => j.ToString()).ToList(), rep.SlotsA.Select(i => i.ToString()).ToList(), HeatmapScale.Signed("ℒ_stitch − ℒ_B (nats/token)")));
             files.Commit();
             console.MarkupLine($"wrote {Markup.Escape(outPath)}, {Markup.Escape(csv)}{(plotPath != null ? ", " + Markup.Escape(plotPath) : "")} [grey]({clock.Elapsed.TotalSeconds:F2} s)[/]");
             return 0;
