@@ -13,25 +13,14 @@ public sealed unsafe class BackendContractTests
 {
     private const float Tolerance = 2e-5f;
 
-    private static IComputeBackend Create(string device) =>
-        device == TestDevices.Cpu ? new CpuBackend(threads: 2) : new GpuBackend(DeviceKind.IlgpuCpu);
+    private static IComputeBackend Create(string device) => TestBackends.Create(device);
 
     private static float[] Random(Random random, int n, double scale = 1) =>
         Enumerable.Range(0, n).Select(_ => (float)((random.NextDouble() * 2 - 1) * scale)).ToArray();
 
-    private static BackendBuffer Put(IComputeBackend backend, float[] values)
-    {
-        var buffer = backend.Allocate(values.Length);
-        backend.Upload(values, buffer);
-        return buffer;
-    }
+    private static BackendBuffer Put(IComputeBackend backend, float[] values) => TestBackends.Put(backend, values);
 
-    private static float[] Get(IComputeBackend backend, BufferView view, int length)
-    {
-        var host = new float[length];
-        backend.Download(view, host);
-        return host;
-    }
+    private static float[] Get(IComputeBackend backend, BufferView view, int length) => TestBackends.Get(backend, view, length);
 
     private static void Close(double[] expected, float[] actual, string what, float tolerance = Tolerance) =>
         SharedData.AssertClose(expected.Select(x => (float)x).ToArray(), actual, what, tolerance, tolerance);

@@ -1,6 +1,4 @@
 using NativeLayers.Backends;
-using NativeLayers.Backends.Cpu;
-using NativeLayers.Backends.Gpu;
 
 namespace NativeLayers.Tests;
 
@@ -16,8 +14,7 @@ public sealed class StateSpaceOpTests
     /// <summary>How many tokens of each sequence the first call takes; the second call takes the rest.</summary>
     private static readonly int[] FirstPiece = [2, 1, 5];
 
-    private static IComputeBackend Create(string device) =>
-        device == TestDevices.Cpu ? new CpuBackend(threads: 2) : new GpuBackend(DeviceKind.IlgpuCpu);
+    private static IComputeBackend Create(string device) => TestBackends.Create(device);
 
     private static float[] Random(Random random, int n, double low = -1, double high = 1) =>
         Enumerable.Range(0, n).Select(_ => (float)(low + random.NextDouble() * (high - low))).ToArray();
@@ -155,17 +152,7 @@ public sealed class StateSpaceOpTests
         x.Dispose();
     }
 
-    private static BackendBuffer Upload(IComputeBackend backend, float[] values)
-    {
-        var buffer = backend.Allocate(values.Length);
-        backend.Upload(values, buffer);
-        return buffer;
-    }
+    private static BackendBuffer Upload(IComputeBackend backend, float[] values) => TestBackends.Put(backend, values);
 
-    private static float[] Download(IComputeBackend backend, BufferView view, int length)
-    {
-        var host = new float[length];
-        backend.Download(view, host);
-        return host;
-    }
+    private static float[] Download(IComputeBackend backend, BufferView view, int length) => TestBackends.Get(backend, view, length);
 }
