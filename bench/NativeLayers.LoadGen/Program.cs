@@ -11,13 +11,14 @@ using NativeLayers.Serving;
 // over a random model (nl-modelgen preset, default llama-768) and sends a fixed number of /v1/completions requests
 // at each concurrency, unsteered, steered (each request its own random vector at every layer) and capturing the last
 // token's residual at every layer. Tokens/s counts generated tokens over the wall time of a level.
-//   dotnet run -c Release --project bench/NativeLayers.LoadGen -- [--preset llama-768] [--concurrency 1,8,32] [--requests-per-slot 2] [--max-tokens 16] [--prompt-tokens 16]
+//   dotnet run -c Release --project bench/NativeLayers.LoadGen -- [--preset llama-768] [--concurrency 1,8,32] [--requests-per-slot 2] [--max-tokens 16] [--prompt-tokens 16] [--rounds 5]
 var options = Args(args);
 string preset = options.GetValueOrDefault("preset", "llama-768");
 int[] levels = options.GetValueOrDefault("concurrency", "1,8,32").Split(',').Select(int.Parse).ToArray();
 int perSlot = int.Parse(options.GetValueOrDefault("requests-per-slot", "2"), CultureInfo.InvariantCulture);
 int maxTokens = int.Parse(options.GetValueOrDefault("max-tokens", "16"), CultureInfo.InvariantCulture);
 int promptTokens = int.Parse(options.GetValueOrDefault("prompt-tokens", "16"), CultureInfo.InvariantCulture);
+int rounds = int.Parse(options.GetValueOrDefault("rounds", "5"), CultureInfo.InvariantCulture);
 
 var spec = ModelSpec.Preset(preset);
 string cache = Environment.GetEnvironmentVariable("NL_BENCH_MODELS") is { Length: > 0 } root ? root : Path.Combine(Path.GetTempPath(), "nativelayers-bench");
@@ -74,23 +75,37 @@ static double Percentile(List<double> values, double p)
     return sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(p * sorted.Count) - 1)];
 }
 
-await Level(1, "plain"); // warm-up: first calls JIT nothing (TieredCompilation off) but touch every weight page
-var table = new StringBuilder("| concurrency | mode | requests | tokens/s | p50 latency (s) | p99 latency (s) |\n|---|---|---|---|---|---|\n");
-var rates = new Dictionary<(int, string), double>();
+await Level(1, "plain"); // warm-up: touches every weight page before the first timed level
+// Rounds interleave the modes (the order rotates every round) so a shared machine's drift hits each mode alike;
+// each cell is the median over rounds, and the ratios are medians of the per-round ratios.
+string[] modes = ["plain", "steered", "capture"];
+var rates = new Dictionary<(int, string), List<double>>();
+var latencyByCell = new Dictionary<(int, string), List<double>>();
+for (int round = 0; round < rounds; round++)
+    foreach (int concurrency in levels)
+        for (int m = 0; m < modes.Length; m++)
+        {
+            string mode = modes[(m + round) % modes.Length];
+            var (seconds, latencies) = await Level(concurrency, mode);
+            double rate = latencies.Count * maxTokens / seconds;
+            (rates.TryGetValue((concurrency, mode), out var list) ? list : rates[(concurrency, mode)] = []).Add(rate);
+            (latencyByCell.TryGetValue((concurrency, mode), out var all) ? all : latencyByCell[(concurrency, mode)] = []).AddRange(latencies);
+            Console.Error.WriteLine($"round {round + 1}/{rounds}  concurrency {concurrency,2}  {mode,-7}  {rate,7:F1} tokens/s");
+        }
+static double Median(IEnumerable<double> values) => Percentile(values.ToList(), 0.5);
+var table = new StringBuilder($"| concurrency | mode | requests × rounds | tokens/s (median of {rounds}) | min–max | p50 latency (s) | p99 latency (s) |\n|---|---|---|---|---|---|---|\n");
 foreach (int concurrency in levels)
-    foreach (var mode in new[] { "plain", "steered", "capture" })
+    foreach (var mode in modes)
     {
-        var (seconds, latencies) = await Level(concurrency, mode);
-        double rate = latencies.Count * maxTokens / seconds;
-        rates[(concurrency, mode)] = rate;
-        string row = $"| {concurrency} | {mode} | {latencies.Count} | {rate:F1} | {Percentile(latencies, 0.5):F3} | {Percentile(latencies, 0.99):F3} |";
-        Console.Error.WriteLine(row);
-        table.AppendLine(row);
+        var r = rates[(concurrency, mode)];
+        var l = latencyByCell[(concurrency, mode)];
+        table.AppendLine($"| {concurrency} | {mode} | {l.Count / rounds} × {rounds} | {Median(r):F1} | {r.Min():F1}–{r.Max():F1} | {Percentile(l, 0.5):F3} | {Percentile(l, 0.99):F3} |");
     }
 Console.WriteLine(table);
+double PairedRatio(int concurrency, string mode) => Median(rates[(concurrency, mode)].Zip(rates[(concurrency, "plain")], (a, b) => a / b));
 foreach (int concurrency in levels)
-    Console.WriteLine($"concurrency {concurrency}: steered/plain {rates[(concurrency, "steered")] / rates[(concurrency, "plain")]:F2}×, capture/plain {rates[(concurrency, "capture")] / rates[(concurrency, "plain")]:F2}×");
-Console.WriteLine($"plain batched {levels.Max()} / batch 1: {rates[(levels.Max(), "plain")] / rates[(levels.Min(), "plain")]:F2}×");
+    Console.WriteLine($"concurrency {concurrency}: steered/plain {PairedRatio(concurrency, "steered"):F3}×, capture/plain {PairedRatio(concurrency, "capture"):F3}× (medians of per-round ratios)");
+Console.WriteLine($"plain batched {levels.Max()} / batch 1: {Median(rates[(levels.Max(), "plain")].Zip(rates[(levels.Min(), "plain")], (a, b) => a / b)):F2}×");
 
 static Dictionary<string, string> Args(string[] args)
 {

@@ -129,20 +129,42 @@ public sealed class ExtensionTests(ServerFixture server) : IClassFixture<ServerF
     }
 
     [Fact]
-    public async Task ConcurrentRequestsWithTheirOwnSteeringAndSeedsEqualTheirSingleRuns()
+    public async Task SixtyFourConcurrentRequestsWithTheirOwnSteeringAndSeedsEqualTheirSingleRuns()
     {
+        // 64 configurations: each its own vector(s), layers, coefficient, positions, seed and temperature; more than the
+        // batch holds (32), so requests also wait, join and leave the running batch while others decode.
         string[] prompts = ["Once upon a time", "Lily was", "The dog", "Tom and Sue"];
-        var bodies = Enumerable.Range(0, 32).Select(i => new
+        string[] positions = ["all", "prompt", "generated"];
+        int layers = server.Model.Layers;
+        var bodies = Enumerable.Range(0, 64).Select(i => new
         {
-            prompt = prompts[i % prompts.Length], max_tokens = 6, temperature = i % 2 == 0 ? 0 : 0.9, seed = 1000 + i,
-            steering = new[] { new { vector = Vectors.Random(server.Model.Width, 500 + i), layers = new[] { i % server.Model.Layers }, coefficient = (i % 5) - 2.0 } },
+            prompt = prompts[i % prompts.Length], max_tokens = 4 + i % 5, temperature = i % 2 == 0 ? 0 : 0.9, seed = 1000 + i,
+            steering = Enumerable.Range(0, 1 + i % 3).Select(k => new
+            {
+                vector = Vectors.Random(server.Model.Width, 500 + 8 * i + k), layers = new[] { (i + k) % layers },
+                coefficient = (i % 5) - 2.0 + 0.25 * k, positions = positions[(i / 3 + k) % positions.Length],
+            }).ToArray(),
         }).ToArray();
-        var together = await Task.WhenAll(bodies.Select(b => Raw.Ok(server.Http, "/v1/completions", b)));
+
+        var first = await Together();
+        var second = await Together();
         for (int i = 0; i < bodies.Length; i++)
         {
             var alone = await Raw.Ok(server.Http, "/v1/completions", bodies[i]);
-            Assert.Equal((string?)alone["choices"]![0]!["text"], (string?)together[i]["choices"]![0]!["text"]);
+            string? text = (string?)alone["choices"]![0]!["text"];
+            Assert.Equal(text, (string?)first[i]["choices"]![0]!["text"]);
+            Assert.Equal(text, (string?)second[i]["choices"]![0]!["text"]);
         }
+        // The steering matters: greedy requests with the same prompt and length but other vectors disagree.
+        var sameShape = Enumerable.Range(0, 64).Where(i => i % 20 == 0).Select(i => (string?)first[i]["choices"]![0]!["text"]).ToList();
+        Assert.True(sameShape.Distinct().Count() > 1, string.Join(" | ", sameShape));
+        // Bounded: after two waves the engine holds nothing (no running or queued entry, no reserved KV tokens).
+        var metrics = await server.Http.GetStringAsync("/metrics");
+        Assert.Contains("\nnl_batch_size 0\n", metrics);
+        Assert.Contains("\nnl_queue_length 0\n", metrics);
+        Assert.Contains("\nnl_tokens_in_flight 0\n", metrics);
+
+        Task<JsonNode[]> Together() => Task.WhenAll(bodies.Select(b => Raw.Ok(server.Http, "/v1/completions", b)));
     }
 
     [Fact]
