@@ -9,8 +9,8 @@ using NativeLayers.Serving;
 
 // A bounded load generator for nl serve, loopback only: it starts the server in-process on 127.0.0.1 (a free port)
 // over a random model (nl-modelgen preset, default llama-768) and sends a fixed number of /v1/completions requests
-// at each concurrency, unsteered, steered (each request its own random vector at every layer) and capturing the last
-// token's residual at every layer. Tokens/s counts generated tokens over the wall time of a level.
+// at each concurrency, unsteered, steered (each request its own vector at every layer, by registry name or inline) and capturing the last
+// token's residual at every layer. Every request samples (temperature 0.8, its own seed). Tokens/s counts generated tokens over the wall time of a level.
 //   dotnet run -c Release --project bench/NativeLayers.LoadGen -- [--preset llama-768] [--concurrency 1,8,32] [--requests-per-slot 2] [--max-tokens 16] [--prompt-tokens 16] [--rounds 5]
 var options = Args(args);
 string preset = options.GetValueOrDefault("preset", "llama-768");
@@ -32,6 +32,21 @@ await using var server = await OpenAiServer.StartAsync(model, new ServerOptions
 using var http = new HttpClient { BaseAddress = new Uri(server.Url), Timeout = TimeSpan.FromMinutes(10) };
 Console.Error.WriteLine($"{preset}: {model.Layers} layers, width {model.Width}, {Environment.ProcessorCount} cores; server at {server.Url}");
 
+// The steered requests name vector sets registered once up front (one vector per layer each, 64 different sets), as a
+// deployment would; steered-inline sends the same vectors as floats in every request body (JSON parsing included).
+float[] SteeringVector(int set, int layer)
+{
+    var random = new Random(1_000_003 * set + layer);
+    return Enumerable.Range(0, model.Width).Select(_ => (float)(random.NextDouble() - 0.5) * 0.01f).ToArray();
+}
+const int VectorSets = 64;
+for (int set = 0; set < VectorSets; set++)
+{
+    var layersObject = Enumerable.Range(0, model.Layers).ToDictionary(l => l.ToString(CultureInfo.InvariantCulture), l => SteeringVector(set, l));
+    using var registered = await http.PostAsync("/v1/steering_vectors", new StringContent(JsonSerializer.Serialize(new { name = $"set{set}", layers = layersObject }), Encoding.UTF8, "application/json"));
+    if (!registered.IsSuccessStatusCode) throw new InvalidOperationException($"registering set{set}: {(int)registered.StatusCode} {await registered.Content.ReadAsStringAsync()}");
+}
+
 string Body(int request, string mode)
 {
     var random = new Random(request);
@@ -40,10 +55,11 @@ string Body(int request, string mode)
         ["prompt"] = Enumerable.Range(0, promptTokens).Select(_ => random.Next(3, model.VocabSize)).ToArray(),
         ["max_tokens"] = maxTokens, ["temperature"] = 0.8, ["seed"] = request, ["ignore_eos"] = true,
     };
-    if (mode == "steered")
+    if (mode == "steered") body["steering"] = new[] { new { vector = $"set{request % VectorSets}", coefficient = 1.0 } };
+    if (mode == "steered-inline")
         body["steering"] = Enumerable.Range(0, model.Layers).Select(layer => new
         {
-            vector = Enumerable.Range(0, model.Width).Select(_ => (float)(random.NextDouble() - 0.5) * 0.01f).ToArray(), layers = new[] { layer }, coefficient = 1.0,
+            vector = SteeringVector(request % VectorSets, layer), layers = new[] { layer }, coefficient = 1.0,
         }).ToArray();
     if (mode == "capture") body["capture"] = new { points = new[] { "resid_post" }, layers = "all", positions = "last", reduce = "last", format = "base64-f16" };
     return JsonSerializer.Serialize(body);
@@ -78,7 +94,7 @@ static double Percentile(List<double> values, double p)
 await Level(1, "plain"); // warm-up: touches every weight page before the first timed level
 // Rounds interleave the modes (the order rotates every round) so a shared machine's drift hits each mode alike;
 // each cell is the median over rounds, and the ratios are medians of the per-round ratios.
-string[] modes = ["plain", "steered", "capture"];
+string[] modes = ["plain", "steered", "steered-inline", "capture"];
 var rates = new Dictionary<(int, string), List<double>>();
 var latencyByCell = new Dictionary<(int, string), List<double>>();
 for (int round = 0; round < rounds; round++)
@@ -104,7 +120,7 @@ foreach (int concurrency in levels)
 Console.WriteLine(table);
 double PairedRatio(int concurrency, string mode) => Median(rates[(concurrency, mode)].Zip(rates[(concurrency, "plain")], (a, b) => a / b));
 foreach (int concurrency in levels)
-    Console.WriteLine($"concurrency {concurrency}: steered/plain {PairedRatio(concurrency, "steered"):F3}×, capture/plain {PairedRatio(concurrency, "capture"):F3}× (medians of per-round ratios)");
+    Console.WriteLine($"concurrency {concurrency}: steered/plain {PairedRatio(concurrency, "steered"):F3}×, steered-inline/plain {PairedRatio(concurrency, "steered-inline"):F3}×, capture/plain {PairedRatio(concurrency, "capture"):F3}× (medians of per-round ratios)");
 Console.WriteLine($"plain batched {levels.Max()} / batch 1: {Median(rates[(levels.Max(), "plain")].Zip(rates[(levels.Min(), "plain")], (a, b) => a / b)):F2}×");
 
 static Dictionary<string, string> Args(string[] args)

@@ -129,6 +129,31 @@ public sealed class ExtensionTests(ServerFixture server) : IClassFixture<ServerF
     }
 
     [Fact]
+    public async Task AGgufControlVectorUploadSteersLikeTheSameVectorsAsFloats()
+    {
+        var set = new SteeringVectorSet(server.Model.Width);
+        for (int layer = 1; layer < server.Model.Layers; layer++) set.Set(layer, Vectors.Random(server.Model.Width, 70 + layer));
+        using var upload = new ByteArrayContent(GgufControlVectorFile.ToBytes(set, out var warnings));
+        Assert.Empty(warnings);
+        upload.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+        var registered = await server.Http.PostAsync("/v1/steering_vectors?name=from-gguf", upload);
+        Assert.Equal(201, (int)registered.StatusCode);
+        var listed = JsonNode.Parse(await registered.Content.ReadAsStringAsync())!;
+        Assert.Equal(Enumerable.Range(1, server.Model.Layers - 1), listed["layers"]!.AsArray().Select(l => (int)l!));
+
+        const string prompt = "Lily was";
+        var byName = await Raw.Ok(server.Http, "/v1/completions", new { prompt, max_tokens = 12, temperature = 0, steering = new[] { new { vector = "from-gguf", coefficient = 3 } } });
+        var asFloats = await Raw.Ok(server.Http, "/v1/completions", new
+        {
+            prompt, max_tokens = 12, temperature = 0,
+            steering = set.Layers.Select(layer => new { vector = set[layer].ToArray(), layers = new[] { layer }, coefficient = 3 }).ToArray(),
+        });
+        var plain = await Raw.Ok(server.Http, "/v1/completions", new { prompt, max_tokens = 12, temperature = 0 });
+        Assert.Equal((string?)asFloats["choices"]![0]!["text"], (string?)byName["choices"]![0]!["text"]);
+        Assert.NotEqual((string?)plain["choices"]![0]!["text"], (string?)byName["choices"]![0]!["text"]);
+    }
+
+    [Fact]
     public async Task SixtyFourConcurrentRequestsWithTheirOwnSteeringAndSeedsEqualTheirSingleRuns()
     {
         // 64 configurations: each its own vector(s), layers, coefficient, positions, seed and temperature; more than the
