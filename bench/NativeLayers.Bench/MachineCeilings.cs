@@ -7,8 +7,9 @@ using NativeLayers.Backends.Cpu;
 namespace NativeLayers.Bench;
 
 /// <summary>
-/// What this machine can do at best: streaming read bandwidth from DRAM and register-resident FMA throughput,
-/// on one thread and on every core. The forward benchmarks are reported as fractions of these.
+/// What this machine can do at best: streaming read bandwidth from DRAM, register-resident FMA throughput on one
+/// thread and on every core, and the throughput of the vectorised float exponential the CPU kernels use (what bounds
+/// a selective scan's prefill). The forward benchmarks are reported as fractions of these.
 /// </summary>
 [Config(typeof(BenchConfig))]
 public unsafe class MachineCeilings
@@ -17,6 +18,9 @@ public unsafe class MachineCeilings
     public const int FmaIterations = 4_000_000;
     /// <summary>16 independent chains × 16 lanes × 2 flops per FMA.</summary>
     public const long FlopsPerFmaCall = (long)FmaIterations * 16 * 16 * 2;
+    public const int ExpIterations = 1_000_000;
+    /// <summary>8 independent chains × 8 lanes (Vector256, as the scan kernel evaluates them).</summary>
+    public const long ExponentialsPerExpCall = (long)ExpIterations * 8 * 8;
 
     private float* _data;
     private WorkerPool _pool = null!;
@@ -60,6 +64,14 @@ public unsafe class MachineCeilings
         return sums.Sum();
     }
 
+    [Benchmark]
+    public float ExpAllThreads()
+    {
+        var sums = new float[AllThreads];
+        _pool.For(AllThreads, t => sums[t] = ExpChains(ExpIterations));
+        return sums.Sum();
+    }
+
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static float Sum(float* p, long count)
     {
@@ -98,5 +110,20 @@ public unsafe class MachineCeilings
         }
         var total = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)) + ((a8 + a9) + (a10 + a11)) + ((a12 + a13) + (a14 + a15));
         return Vector512.Sum(total);
+    }
+
+    /// <summary>8 independent chains x ← exp(−x / 2) (enough to cover the exponential's latency), all in registers; each stays in (0, 1].</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static float ExpChains(int iterations)
+    {
+        var m = Vector256.Create(-0.5f);
+        var c = Vector256.Create(1e-3f);
+        Vector256<float> a0 = Vector256.Create(0.1f), a1 = a0 + c, a2 = a1 + c, a3 = a2 + c, a4 = a3 + c, a5 = a4 + c, a6 = a5 + c, a7 = a6 + c;
+        for (int i = 0; i < iterations; i++)
+        {
+            a0 = Vector256.Exp(a0 * m); a1 = Vector256.Exp(a1 * m); a2 = Vector256.Exp(a2 * m); a3 = Vector256.Exp(a3 * m);
+            a4 = Vector256.Exp(a4 * m); a5 = Vector256.Exp(a5 * m); a6 = Vector256.Exp(a6 * m); a7 = Vector256.Exp(a7 * m);
+        }
+        return Vector256.Sum(((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)));
     }
 }

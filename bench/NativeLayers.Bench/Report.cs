@@ -32,6 +32,7 @@ public static class Report
             results.Where(r => r.Case.Descriptor.WorkloadMethod.Name == method).Select(r => amount(r.Work) / r.BestSeconds).FirstOrDefault();
         double bandwidth = Rate(nameof(MachineCeilings.ReadAllThreads), w => w.Bytes);
         double fmaPeak = Rate(nameof(MachineCeilings.FmaAllThreads), w => w.Flops);
+        double expPeak = Rate(nameof(MachineCeilings.ExpAllThreads), w => w.Exponentials);
         string source = bandwidth > 0 && fmaPeak > 0 ? "measured in this run" : "platform-notes figures (MachineCeilings not run)";
         if (bandwidth <= 0) bandwidth = NotesBandwidth;
         if (fmaPeak <= 0) fmaPeak = NotesFmaPeak;
@@ -84,13 +85,19 @@ public static class Report
             text.AppendLine();
             text.AppendLine($"## Selective scan alone ({SelectiveScanKernels.Spec.Id}: all {SelectiveScanKernels.Spec.Layers} layers of one sequence)");
             text.AppendLine();
-            text.AppendLine("| Tokens | Time/op | Traffic | Traffic bound (in-run bandwidth) | Time / bound | exp/s |");
-            text.AppendLine("|---:|---:|---:|---:|---:|---:|");
+            text.AppendLine(expPeak > 0
+                ? $"In-run exponential throughput (Vector256.Exp, {MachineCeilings.AllThreads} threads, fastest iteration): {expPeak / 1e9:N2} G/s."
+                : "The exponential bound needs MachineCeilings.ExpAllThreads in the same run.");
+            text.AppendLine();
+            text.AppendLine("| Tokens | Time/op | Traffic | Traffic bound (in-run bandwidth) | Time / traffic bound | Exponentials | exp bound (in-run) | Time / exp bound | exp/s |");
+            text.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
             foreach (var r in scans)
             {
                 int t = (int)r.Case.Parameters[nameof(SelectiveScanKernels.Tokens)];
                 double bytes = SelectiveScanKernels.TrafficBytes(t), bound = bytes / bandwidth;
-                text.AppendLine($"| {t} | {Ms(r.Seconds)} | {bytes / 1e6:N2} MB | {Ms(bound)} | {r.Seconds / bound:N2}× | {SelectiveScanKernels.Exponentials(t) / r.Seconds / 1e9:N2} G |");
+                double exps = SelectiveScanKernels.Exponentials(t), expBound = expPeak > 0 ? exps / expPeak : double.NaN;
+                text.AppendLine($"| {t} | {Ms(r.Seconds)} | {bytes / 1e6:N2} MB | {Ms(bound)} | {r.Seconds / bound:N2}× | {exps / 1e6:N1} M | " +
+                    $"{(expPeak > 0 ? Ms(expBound) : "–")} | {(expPeak > 0 ? $"{r.Seconds / expBound:N2}×" : "–")} | {exps / r.Seconds / 1e9:N2} G |");
             }
         }
         var sae = results.Where(r => r.Case.Descriptor.Type == typeof(SaeCost)).ToList();

@@ -4,8 +4,8 @@ using NativeLayers.ModelGen;
 
 namespace NativeLayers.Bench;
 
-/// <summary>What one benchmark operation does: bytes it must stream, flops it computes, tokens it produces.</summary>
-public sealed record Workload(double Bytes = 0, double Flops = 0, double Tokens = 0)
+/// <summary>What one benchmark operation does: bytes it must stream, flops it computes, tokens it produces, exponentials it evaluates.</summary>
+public sealed record Workload(double Bytes = 0, double Flops = 0, double Tokens = 0, double Exponentials = 0)
 {
     public static Workload Of(BenchmarkCase c)
     {
@@ -22,6 +22,8 @@ public sealed record Workload(double Bytes = 0, double Flops = 0, double Tokens 
             (nameof(MachineCeilings), nameof(MachineCeilings.Fma1Thread)) => new(Flops: MachineCeilings.FlopsPerFmaCall),
             (nameof(MachineCeilings), nameof(MachineCeilings.FmaAllThreads)) =>
                 new(Flops: (double)MachineCeilings.FlopsPerFmaCall * MachineCeilings.AllThreads),
+            (nameof(MachineCeilings), nameof(MachineCeilings.ExpAllThreads)) =>
+                new(Exponentials: (double)MachineCeilings.ExponentialsPerExpCall * MachineCeilings.AllThreads),
             (nameof(MatMulKernels), _) => MatMulWork(P<DType>("DType"), P<string>("Shape"), P<int>("T")),
             (nameof(AttentionKernels), _) => new(Flops: AttentionKernels.Flops(P<int>(nameof(AttentionKernels.Queries)))),
             _ => new(),
