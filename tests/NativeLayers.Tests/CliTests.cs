@@ -151,6 +151,22 @@ public class CliTests
     }
 
     [Fact]
+    public void BenchOverheadsPricesEveryFeatureWithAnInterval()
+    {
+        var (code, output, err) = Run("bench", "--model", ReferenceData.Stories260k, "--prompt-tokens", "8", "--gen-tokens", "2",
+            "--repetitions", "1", "--threads", "2", "--overheads", "--budget", "60", "--precision", "1e9");
+        Assert.True(code == 0, err);
+        foreach (string feature in new[] { "steer 1 layer", "steer every layer", "per-sequence", "capture all slots", "capture to disk" })
+            Assert.Contains(feature, output);
+        Assert.Contains("95% interval", output);
+        Assert.Matches(@"\| (prefill|decode) +\| 1 +\| 8 +\|", output); // phase, batch, the minimum 8 pairs
+
+        (code, _, err) = Run("bench", "--model", ReferenceData.Stories260k, "--overheads", "--precision", "0", "-r", "1", "--prompt-tokens", "4", "--gen-tokens", "0");
+        Assert.Equal(1, code);
+        Assert.Contains("--precision must be a positive percentage", err);
+    }
+
+    [Fact]
     public void WithoutModelTheBuiltInStories260kIsUsed()
     {
         var (code, output, err) = Run("inspect");

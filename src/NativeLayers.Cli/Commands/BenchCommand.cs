@@ -3,7 +3,7 @@ using System.Diagnostics;
 using NativeLayers.Loading;
 using NativeLayers.Runtime;
 using NativeLayers.Backends;
-using NativeLayers.Runtime.Hooks;
+using NativeLayers.Analysis.Overheads;
 using Spectre.Console;
 
 namespace NativeLayers.Cli.Commands;
@@ -22,44 +22,67 @@ public static class BenchCommand
         var repetitions = new Option<int>("--repetitions", "-r") { Description = "Timed repetitions (after one warm-up).", DefaultValueFactory = _ => 5 }.AtLeast(1);
         var command = new Command("bench", "Measure prefill and decode tokens/s on random token ids (median of repetitions).")
             { model, threads, device, promptTokens, genTokens, batch, repetitions };
-        var overheads = new Option<bool>("--overheads") { Description = "Also measure with a steering vector at every layer and with every residual slot copied to host memory." };
+        var overheads = new Option<bool>("--overheads")
+        {
+            Description = "Also price each feature against plain (steering at 1 / every layer, per-sequence steering, capture to host, dataset capture to disk) in paired, interleaved repetitions: median ratio with a 95% bootstrap interval.",
+        };
+        var precision = new Option<double>("--precision") { Description = "With --overheads: stop a feature once its interval's half-width is at most this many percent.", DefaultValueFactory = _ => 0.5 };
+        var budget = new Option<double>("--budget") { Description = "With --overheads: seconds the measurement may take in all (features not yet precise then report what they have).", DefaultValueFactory = _ => 300 };
+        var noDisk = new Option<bool>("--no-disk") { Description = "With --overheads: leave out the dataset capture to disk (it writes temporary shards)." };
         command.Options.Add(overheads);
+        command.Options.Add(precision);
+        command.Options.Add(budget);
+        command.Options.Add(noDisk);
         command.SetAction(parse =>
         {
             int p = parse.GetValue(promptTokens), g = parse.GetValue(genTokens), b = parse.GetValue(batch), reps = parse.GetValue(repetitions);
             using var m = CommonOptions.LoadModel(CommonOptions.ModelDirectory(parse.GetValue(model)), parse.GetValue(threads), parse.GetValue(device)!);
             var console = CliApp.Console(parse.InvocationConfiguration.Output);
-            var variants = new List<(string Name, ForwardOptions Options)> { ("", new ForwardOptions { Logits = LogitsMode.LastPerSequence, HostSlots = [] }) };
-            if (parse.GetValue(overheads))
-            {
-                var random = new Random(7);
-                var plan = new SteeringPlan();
-                for (int l = 0; l < m.Layers; l++)
-                    plan.AddVector(l, Enumerable.Range(0, m.Width).Select(_ => (float)(random.NextDouble() - 0.5) * 0.01f).ToArray(), 1f);
-                variants.Add((" +steer every layer", variants[0].Options with { Steering = plan }));
-                variants.Add((" +all slots to host", variants[0].Options with { HostSlots = null }));
-            }
+            var plain = new ForwardOptions { Logits = LogitsMode.LastPerSequence, HostSlots = [] };
             long weightBytes = m.Folder.Weights.Tensors.Sum(t => t.Info.ByteLength);
             long parameters = m.Folder.Weights.Tensors.Sum(t => t.Info.ElementCount);
             string name = Path.GetFileName(Path.GetFullPath(m.Folder.Directory).TrimEnd('/'));
             var table = new Table().Border(TableBorder.Markdown)
-                .AddColumns("model", "size", "params", "device", "threads", "batch", "test", "t/s (median)", "min", "max", "vs plain");
-            double plainPrefill = 0, plainDecode = 0;
-            foreach (var (suffix, options) in variants)
-            {
-                var (prefill, decode) = Measure(m, options, p, g, b, reps);
-                if (suffix == "") (plainPrefill, plainDecode) = (Median(prefill), decode.Count > 0 ? Median(decode) : 0);
-                void Add(string test, List<double> values, double plain) => table.AddRow(Markup.Escape(name), InspectCommand.Size(weightBytes),
-                    $"{parameters / 1e6:F1} M", DeviceKinds.Name(m.Device), m.Backend.Threads.ToString(), b.ToString(), test + suffix,
-                    $"{Median(values):F1}", $"{values.Min():F1}", $"{values.Max():F1}", suffix == "" ? "" : $"{(plain / Median(values) - 1) * 100:+0.0;-0.0} % time");
-                Add($"pp{p}", prefill, plainPrefill);
-                if (g > 0) Add($"tg{g}", decode, plainDecode);
-            }
+                .AddColumns("model", "size", "params", "device", "threads", "batch", "test", "t/s (median)", "min", "max");
+            var (prefill, decode) = Measure(m, plain, p, g, b, reps);
+            void Add(string test, List<double> values) => table.AddRow(Markup.Escape(name), InspectCommand.Size(weightBytes),
+                $"{parameters / 1e6:F1} M", DeviceKinds.Name(m.Device), m.Backend.Threads.ToString(), b.ToString(), test,
+                $"{Median(values):F1}", $"{values.Min():F1}", $"{values.Max():F1}");
+            Add($"pp{p}", prefill);
+            if (g > 0) Add($"tg{g}", decode);
             console.Write(table);
+            if (parse.GetValue(overheads))
+            {
+                double percent = parse.GetValue(precision), seconds = parse.GetValue(budget);
+                if (!(percent > 0)) throw new NativeLayersException($"--precision must be a positive percentage, got {percent}.");
+                if (!(seconds > 0)) throw new NativeLayersException($"--budget must be a positive number of seconds, got {seconds}.");
+                var measurement = new OverheadMeasurement(m, new OverheadSettings
+                {
+                    PromptTokens = p, DecodeTokens = g, Batch = b, Precision = percent / 100, Budget = TimeSpan.FromSeconds(seconds), Disk = !parse.GetValue(noDisk),
+                });
+                var results = ProgressBar.Run(console, "pricing the features", bar => measurement.Run(new SynchronousProgress<OverheadProgress>(o =>
+                    bar.Report(((int)(1000 * Math.Max(o.Elapsed / o.Budget, (double)o.Precise / o.Cells)), 1000)))));
+                console.WriteLine();
+                console.Write(OverheadTable(results));
+                console.WriteLine($"Overhead = median of the paired time ratios (feature ÷ plain) − 1; interval: 95% bootstrap of that median; a target is met when the interval's upper bound is under it. Stopped at ±{percent:0.##} % or after {seconds:0} s.");
+            }
             return 0;
         });
         return command;
     }
+
+    private static Table OverheadTable(IReadOnlyList<OverheadResult> results)
+    {
+        var table = new Table().Border(TableBorder.Markdown)
+            .AddColumns("feature", "phase", "batch", "pairs", "overhead", "95% interval", "µs/token", "analytic bytes/token", "analytic flops/token", "target", "met");
+        foreach (var r in results)
+            table.AddRow(Markup.Escape(r.Feature.Name), r.Phase.ToString().ToLowerInvariant(), r.Feature.Batch.ToString(), r.Pairs.ToString(),
+                Percent(r.Overhead), Markup.Escape($"[{Percent(r.Low - 1)}, {Percent(r.High - 1)}]"), $"{r.MicrosecondsPerToken:+0.0;-0.0}",
+                InspectCommand.Size((long)r.Feature.Cost.BytesPerToken), $"{r.Feature.Cost.FlopsPerToken:N0}", $"≤ {r.Feature.Target * 100:0.#} %", r.Met ? "yes" : "no");
+        return table;
+    }
+
+    private static string Percent(double fraction) => $"{fraction * 100:+0.00;-0.00} %";
 
     /// <summary>Tokens/s of prefill and decode over the repetitions (after one warm-up), with the given forward options.</summary>
     private static (List<double> Prefill, List<double> Decode) Measure(Transformer m, ForwardOptions options, int p, int g, int b, int reps)
