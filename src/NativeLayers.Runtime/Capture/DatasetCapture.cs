@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
@@ -58,21 +60,42 @@ public static class DatasetCapture
         int skipped = shards.Count;
         long tokensDone = shards.Values.Sum(s => s.Tokens);
 
-        for (int shard = 0; shard < shardCount; shard++)
+        // The forwards of shard k + 1 run while a writer thread writes shard k (at most two shards' rows in memory);
+        // the manifest records a shard only once its file is complete, so a kill at any moment loses at most the
+        // shards in flight.
+        Task<ShardEntry>? writing = null;
+        void Record(ShardEntry entry)
         {
-            int first = shard * options.PromptsPerShard, count = Math.Min(options.PromptsPerShard, prompts.Count - first);
-            if (shards.ContainsKey(shard))
-            {
-                progress?.Report(new CaptureProgress(first + count, prompts.Count, tokensDone, shard + 1, shardCount, skipped));
-                continue;
-            }
-            cancel.ThrowIfCancellationRequested();
-            var entry = WriteShard(model, prompts, plan, directory, options, shard, first, count, done =>
-                progress?.Report(new CaptureProgress(first + done, prompts.Count, tokensDone, shard, shardCount, skipped)), cancel);
             tokensDone += entry.Tokens;
-            shards[shard] = entry;
+            shards[entry.Index] = entry;
             WriteManifest(manifestPath, header, shards, shardCount);
-            progress?.Report(new CaptureProgress(first + count, prompts.Count, tokensDone, shard + 1, shardCount, skipped));
+            progress?.Report(new CaptureProgress(entry.FirstPrompt + entry.Prompts, prompts.Count, tokensDone, shards.Count, shardCount, skipped));
+        }
+        try
+        {
+            for (int shard = 0; shard < shardCount; shard++)
+            {
+                int first = shard * options.PromptsPerShard, count = Math.Min(options.PromptsPerShard, prompts.Count - first);
+                if (shards.ContainsKey(shard))
+                {
+                    progress?.Report(new CaptureProgress(first + count, prompts.Count, tokensDone, shard + 1, shardCount, skipped));
+                    continue;
+                }
+                cancel.ThrowIfCancellationRequested();
+                var rows = CaptureShard(model, prompts, plan, options, shard, first, count, done =>
+                    progress?.Report(new CaptureProgress(first + done, prompts.Count, tokensDone, shards.Count, shardCount, skipped)), cancel);
+                if (writing != null) Record(writing.GetAwaiter().GetResult());
+                writing = Task.Run(() => WriteShard(rows, plan, directory, options.DType));
+            }
+            if (writing != null) Record(writing.GetAwaiter().GetResult());
+            writing = null;
+        }
+        finally
+        {
+            // On an error or a cancellation the shard being written is still finished and recorded, then the error goes on.
+            if (writing != null)
+                try { Record(writing.GetAwaiter().GetResult()); }
+                catch (Exception) { } // the loop's own error is the one to report
         }
         WriteManifest(manifestPath, header, shards, shardCount);
         return new CaptureManifest(directory, prompts.Count, tokensDone, shards.Values.Sum(s => s.Rows),
@@ -105,56 +128,72 @@ public static class DatasetCapture
         }
     }
 
-    private static ShardEntry WriteShard(Transformer model, IReadOnlyList<int[]> prompts, CapturePlan plan, string directory,
-        DatasetCaptureOptions options, int shard, int first, int count, Action<int> onBatch, CancellationToken cancel)
+    /// <summary>One shard's captured rows, already encoded in the shard's dtype, and the per-row indices.</summary>
+    private sealed record ShardRows(int Index, int FirstPrompt, int Prompts, int Width, Dictionary<HookId, ArrayBufferWriter<byte>> Rows,
+        List<long> PromptIndex, List<long> Positions, List<long> TokenCounts);
+
+    private static ShardRows CaptureShard(Transformer model, IReadOnlyList<int[]> prompts, CapturePlan plan, DatasetCaptureOptions options,
+        int shard, int first, int count, Action<int> onBatch, CancellationToken cancel)
     {
-        var rows = plan.Hooks.ToDictionary(h => h, _ => new List<float>());
-        var promptIndex = new List<long>();
-        var position = new List<long>();
-        var tokenCounts = new List<long>();
+        long expectedRows = plan.Reduction == Reduction.None && plan.Tokens.Kind == TokenSelectionKind.All
+            ? Enumerable.Range(first, count).Sum(i => (long)prompts[i].Length) : count;
+        int capacity = (int)Math.Min(int.MaxValue / 2, expectedRows * model.Width * options.DType.SizeOf());
+        var rows = plan.Hooks.ToDictionary(h => h, _ => new ArrayBufferWriter<byte>(Math.Max(1, capacity)));
+        var result = new ShardRows(shard, first, count, model.Width, rows, [], [], []);
         for (int start = 0; start < count; start += options.BatchSize)
         {
             cancel.ThrowIfCancellationRequested();
             var batch = Enumerable.Range(first + start, Math.Min(options.BatchSize, count - start)).Select(i => prompts[i]).ToArray();
             var captured = Capturer.Run(model, batch, plan);
-            foreach (var (hook, tensor) in captured) rows[hook].AddRange(tensor.Data);
+            foreach (var (hook, tensor) in captured) Encode(tensor.Data, options.DType, rows[hook]);
             var layout = captured[plan.Hooks[0]];
             for (int s = 0, row = 0; s < batch.Length; s++)
             {
-                tokenCounts.Add(batch[s].Length);
+                result.TokenCounts.Add(batch[s].Length);
                 for (int r = 0; r < layout.RowsPerSequence[s]; r++, row++)
                 {
-                    promptIndex.Add(first + start + s);
-                    position.Add(layout.RowPositions[row]);
+                    result.PromptIndex.Add(first + start + s);
+                    result.Positions.Add(layout.RowPositions[row]);
                 }
             }
             onBatch(start + batch.Length);
         }
-        string file = ShardEntry.FileName(shard);
-        var tensors = plan.Hooks.Select(h => Encode(h.Name, rows[h], model.Width, options.DType)).ToList();
-        tensors.Add(TensorData.FromInt64("prompt_index", [promptIndex.Count], [.. promptIndex]));
-        tensors.Add(TensorData.FromInt64("position", [position.Count], [.. position]));
-        tensors.Add(TensorData.FromInt64("token_counts", [tokenCounts.Count], [.. tokenCounts]));
+        return result;
+    }
+
+    private static ShardEntry WriteShard(ShardRows shard, CapturePlan plan, string directory, DType dtype)
+    {
+        var tensors = plan.Hooks.Select(h => new TensorData(h.Name, dtype, [shard.PromptIndex.Count, shard.Width], shard.Rows[h].WrittenMemory)).ToList();
+        tensors.Add(TensorData.FromInt64("prompt_index", [shard.PromptIndex.Count], [.. shard.PromptIndex]));
+        tensors.Add(TensorData.FromInt64("position", [shard.Positions.Count], [.. shard.Positions]));
+        tensors.Add(TensorData.FromInt64("token_counts", [shard.TokenCounts.Count], [.. shard.TokenCounts]));
+        string file = ShardEntry.FileName(shard.Index);
         string path = Path.Combine(directory, file);
         SafetensorsWriter.Write(path, tensors, new Dictionary<string, string>
         {
             ["format"] = "pt",
             ["nativelayers"] = Format,
-            ["first_prompt"] = first.ToString(),
+            ["first_prompt"] = shard.FirstPrompt.ToString(),
         });
-        return new ShardEntry(shard, file, first, count, tokenCounts.Sum(), promptIndex.Count, new FileInfo(path).Length, ShardEntry.Checksum(path));
+        return new ShardEntry(shard.Index, file, shard.FirstPrompt, shard.Prompts, shard.TokenCounts.Sum(), shard.PromptIndex.Count,
+            new FileInfo(path).Length, ShardEntry.Checksum(path));
     }
 
-    private static TensorData Encode(string name, List<float> values, int width, DType dtype)
+    /// <summary>Appends float rows to a shard's bytes in its dtype (F16 and BF16 round to nearest even).</summary>
+    private static void Encode(ReadOnlySpan<float> values, DType dtype, ArrayBufferWriter<byte> output)
     {
-        long[] shape = [values.Count / width, width];
-        var span = CollectionsMarshal.AsSpan(values);
-        return dtype switch
+        int bytes = values.Length * dtype.SizeOf();
+        var target = output.GetSpan(bytes)[..bytes];
+        switch (dtype)
         {
-            DType.F16 => new TensorData(name, dtype, shape, MemoryMarshal.AsBytes(span.ToArray().Select(v => (Half)v).ToArray().AsSpan()).ToArray()),
-            DType.BF16 => new TensorData(name, dtype, shape, MemoryMarshal.AsBytes(span.ToArray().Select(ToBf16).ToArray().AsSpan()).ToArray()),
-            _ => new TensorData(name, dtype, shape, MemoryMarshal.AsBytes(span).ToArray()),
-        };
+            case DType.F16: TensorPrimitives.ConvertToHalf(values, MemoryMarshal.Cast<byte, Half>(target)); break;
+            case DType.BF16:
+                var bf16 = MemoryMarshal.Cast<byte, ushort>(target);
+                for (int i = 0; i < values.Length; i++) bf16[i] = ToBf16(values[i]);
+                break;
+            default: MemoryMarshal.AsBytes(values).CopyTo(target); break;
+        }
+        output.Advance(bytes);
     }
 
     /// <summary>Round to nearest even, as torch does.</summary>
