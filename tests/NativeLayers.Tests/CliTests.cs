@@ -148,6 +148,8 @@ public class CliTests
         Assert.True(code == 0, err);
         Assert.Contains("pp16", output);
         Assert.Contains("tg4", output);
+        Assert.Matches(@"peak resident memory \d+(\.\d+)? [KMG]iB", output);
+        if (File.Exists("/proc/self/status")) Assert.Matches(@"\d+(\.\d+)? [KMG]iB file-backed", output);
     }
 
     [Fact]

@@ -51,6 +51,8 @@ public static class BenchCommand
             Add($"pp{p}", prefill);
             if (g > 0) Add($"tg{g}", decode);
             console.Write(table);
+            // Peak RSS counts the mapped weight pages the forwards touched, so it is read before the overhead runs add their own.
+            console.WriteLine(ResidentMemory(weightBytes, b, p + g));
             if (parse.GetValue(overheads))
             {
                 double percent = parse.GetValue(precision), seconds = parse.GetValue(budget);
@@ -80,6 +82,24 @@ public static class BenchCommand
                 Percent(r.Overhead), Markup.Escape($"[{Percent(r.Low - 1)}, {Percent(r.High - 1)}]"), $"{r.MicrosecondsPerToken:+0.0;-0.0}",
                 InspectCommand.Size((long)r.Feature.Cost.BytesPerToken), $"{r.Feature.Cost.FlopsPerToken:N0}", $"≤ {r.Feature.Target * 100:0.#} %", r.Met ? "yes" : "no");
         return table;
+    }
+
+    /// <summary>
+    /// Peak resident memory, and on Linux how the resident pages split now: file-backed pages are the mapped weights
+    /// (never copied), anonymous ones everything the process allocated (KV caches, activations, packed panels).
+    /// </summary>
+    private static string ResidentMemory(long weightBytes, int sequences, int tokens)
+    {
+        using var self = Process.GetCurrentProcess();
+        string text = $"peak resident memory {InspectCommand.Size(self.PeakWorkingSet64)} (weights {InspectCommand.Size(weightBytes)} in the model files; KV caches for {sequences} × {tokens} tokens)";
+        const string status = "/proc/self/status";
+        if (!File.Exists(status)) return text;
+        var fields = File.ReadLines(status).Select(l => l.Split(':', 2)).Where(f => f.Length == 2)
+            .ToDictionary(f => f[0], f => f[1].Trim().Split(' ')[0]);
+        return fields.TryGetValue("RssFile", out var file) && fields.TryGetValue("RssAnon", out var anonymous)
+            && long.TryParse(file, out long fileKb) && long.TryParse(anonymous, out long anonymousKb)
+            ? $"{text}; resident now: {InspectCommand.Size(fileKb << 10)} file-backed (mapped weights and code), {InspectCommand.Size(anonymousKb << 10)} allocated"
+            : text;
     }
 
     private static string Percent(double fraction) => $"{fraction * 100:+0.00;-0.00} %";
