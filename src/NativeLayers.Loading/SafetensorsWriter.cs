@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
+using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 
@@ -25,17 +26,33 @@ public static class SafetensorsWriter
     /// Writes the tensors in the given order (their data follows the header in that order). The file appears only
     /// when complete (see <see cref="StagedFiles"/>).
     /// </summary>
-    public static void Write(string path, IEnumerable<TensorData> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    public static void Write(string path, IEnumerable<TensorData> tensors, IReadOnlyDictionary<string, string>? metadata = null) =>
+        Write(path, tensors, metadata, hash: null);
+
+    /// <summary>Writes as <see cref="Write(string, IEnumerable{TensorData}, IReadOnlyDictionary{string, string}?)"/> and returns the file's SHA-256, computed from the bytes as they are written (no second read).</summary>
+    public static byte[] WriteWithSha256(string path, IEnumerable<TensorData> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        Write(path, tensors, metadata, hash);
+        return hash.GetHashAndReset();
+    }
+
+    private static void Write(string path, IEnumerable<TensorData> tensors, IReadOnlyDictionary<string, string>? metadata, IncrementalHash? hash)
     {
         var list = tensors.ToList();
         byte[] header = BuildHeader(list, metadata);
         StagedFiles.Write(path, stream =>
         {
+            void Put(ReadOnlySpan<byte> bytes)
+            {
+                stream.Write(bytes);
+                hash?.AppendData(bytes);
+            }
             Span<byte> length = stackalloc byte[8];
             BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
-            stream.Write(length);
-            stream.Write(header);
-            foreach (var t in list) stream.Write(t.Bytes.Span);
+            Put(length);
+            Put(header);
+            foreach (var t in list) Put(t.Bytes.Span);
         });
     }
 

@@ -258,4 +258,15 @@ public sealed unsafe class SafetensorsFileTests : IDisposable
         Assert.Equal([3f, 4f], c.ReadFloat32("x"));
         Assert.Equal(Unsafe.SizeOf<float>() * 2, b.Get("x").ByteLength);
     }
+
+    [Fact]
+    public void TheHashOfAWriteIsTheSha256OfTheFileItWrote()
+    {
+        string path = _temp.File("hashed.safetensors");
+        byte[] hash = SafetensorsWriter.WriteWithSha256(path,
+            [TensorData.FromFloats("a", [3], [1f, -2f, 3.5f]), TensorData.FromInt64("b", [2], [7, -9])], new Dictionary<string, string> { ["k"] = "v" });
+        Assert.Equal(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(path)), hash);
+        using var file = SafetensorsFile.Open(path);
+        Assert.Equal([1f, -2f, 3.5f], file.ReadFloat32("a"));
+    }
 }

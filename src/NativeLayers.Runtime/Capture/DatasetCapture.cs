@@ -169,14 +169,14 @@ public static class DatasetCapture
         tensors.Add(TensorData.FromInt64("token_counts", [shard.TokenCounts.Count], [.. shard.TokenCounts]));
         string file = ShardEntry.FileName(shard.Index);
         string path = Path.Combine(directory, file);
-        SafetensorsWriter.Write(path, tensors, new Dictionary<string, string>
+        byte[] sha256 = SafetensorsWriter.WriteWithSha256(path, tensors, new Dictionary<string, string>
         {
             ["format"] = "pt",
             ["nativelayers"] = Format,
             ["first_prompt"] = shard.FirstPrompt.ToString(),
         });
         return new ShardEntry(shard.Index, file, shard.FirstPrompt, shard.Prompts, shard.TokenCounts.Sum(), shard.PromptIndex.Count,
-            new FileInfo(path).Length, ShardEntry.Checksum(path));
+            new FileInfo(path).Length, Convert.ToHexString(sha256).ToLowerInvariant());
     }
 
     /// <summary>Appends float rows to a shard's bytes in its dtype (F16 and BF16 round to nearest even).</summary>
