@@ -20,6 +20,12 @@ public sealed record ForwardOptions
     /// left unfilled in the stream, on every backend (generation asks for none; a capture for the slots it keeps).
     /// </summary>
     public IReadOnlyCollection<int>? HostSlots { get; init; }
+    /// <summary>
+    /// Stop once this residual slot is computed (TransformerLens' stop_at_layer): the blocks after it do not run, the
+    /// later slots stay unfilled and no logits are made. Only for fresh sequences that keep no cache (the
+    /// <c>Forward(batch, options)</c> and <c>ForwardFrom</c> calls), since the skipped blocks would leave holes in a KV cache.
+    /// </summary>
+    public int? StopAtSlot { get; init; }
     /// <summary>Run positions past the model's context (max_position_embeddings, RoPE models only); by default an error.</summary>
     public bool AllowContextOverflow { get; init; }
     /// <summary>Told after each block of a call (blocks done, blocks in all): progress for one long forward.</summary>

@@ -160,7 +160,20 @@ public sealed class Transformer : IDisposable
 
     private ForwardResult Run(IReadOnlyList<Sequence> sequences, IReadOnlyList<int[]> tokens, ForwardOptions options, int startSlot, IReadOnlyList<float[]>? initialResidual)
     {
-        var logits = options.Logits ?? DefaultLogits;
+        var logits = options.Logits ?? (options.StopAtSlot is { } stop && stop < Layers ? LogitsMode.None : DefaultLogits);
+        if (options.StopAtSlot is { } last)
+        {
+            if (last < startSlot || last > Layers)
+                throw new NativeLayersException($"cannot stop at slot {last}: the forward runs slots {startSlot}..{Layers} of this model.");
+            if (last < Layers && logits != LogitsMode.None)
+                throw new NativeLayersException($"a forward that stops at slot {last} (before the last block) makes no logits; ask for LogitsMode.None.");
+            if (last < Layers && sequences.Any(s => !s.Cache.Transient))
+                throw new NativeLayersException($"a forward that stops at slot {last} would leave the later blocks' KV caches without these tokens; " +
+                    "stop early only in Forward(batch, options) or ForwardFrom, whose sequences keep no cache.");
+            var late = (options.Capture ?? []).Where(h => h.Slot < 0 && (h == Hooks.HookId.FinalNormalized || (!h.IsModelLevel && h.Layer >= last))).ToList();
+            if (last < Layers && late.Count > 0)
+                throw new NativeLayersException($"cannot capture {late[0].Name} in a forward that stops at slot {last}: its block does not run.");
+        }
         if (logits != LogitsMode.None && !HasLanguageModelHead)
             throw new NativeLayersException($"{Folder.Directory} ({Config.ModelType}) has no language-model head, so it gives no logits.");
         lock (_forwardLock) return _driver.Run(sequences, tokens, options, logits, startSlot, initialResidual);

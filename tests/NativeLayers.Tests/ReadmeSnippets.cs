@@ -67,7 +67,12 @@ public sealed partial class ReadmeSnippets
         // Run blocks 3.. from a given residual (one [tokens, d_model] array per sequence becomes slot 3):
         float[][] residualRows = [.. batch.Select((ids, b) => result.Residual.SequenceSlot(3, b).ToArray())];
         var resumed = model.ForwardFrom(startSlot: 3, residualRows, batch);
+
+        // Stop once slot 2 is computed (TransformerLens' stop_at_layer): blocks 2.. do not run, no logits are made.
+        var early = model.Forward(batch, new ForwardOptions { StopAtSlot = 2, HostSlots = [2] });
         // endregion
+        Assert.Equal(result.Residual.Slot(2).ToArray(), model.Forward(batch, new ForwardOptions { Steering = plan, StopAtSlot = 2 }).Residual.Slot(2).ToArray());
+        Assert.Null(early.Logits);
         Assert.Equal(2, outputs.Count);
         Assert.Equal(5, captured.Count);
         Assert.Single(lastTokens);

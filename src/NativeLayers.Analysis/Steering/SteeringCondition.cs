@@ -53,7 +53,7 @@ public sealed record SteeringCondition(float[] Vector, int Layer, double Thresho
         if (Layer < 0 || Layer >= model.Layers)
             throw new NativeLayersException($"the condition reads the residual after block {Layer}; this model has blocks 0..{model.Layers - 1}.");
         int slot = Layer + 1;
-        var result = model.Forward(prompts, new ForwardOptions { HostSlots = [slot], Logits = LogitsMode.None });
+        var result = model.Forward(prompts, new ForwardOptions { HostSlots = [slot], Logits = LogitsMode.None, StopAtSlot = slot });
         return prompts.Select((p, s) => Similarity(result.Residual.SequenceSlot(slot, s), model.Width, Vector, Reduction)).ToArray();
     }
 }

@@ -107,20 +107,21 @@ internal sealed class ForwardDriver : IDisposable
         else
             for (int s = 0; s < initialResidual.Count; s++)
                 _backend.Upload(initialResidual[s], slots[startSlot].At((long)rows[s].FirstRow * Width));
-        for (int layer = startSlot; layer < Layers; layer++)
+        int endSlot = options.StopAtSlot ?? Layers;
+        for (int layer = startSlot; layer < endSlot; layer++)
         {
             _block.Run(layer, _weights.Blocks[layer], batch, slots[layer], slots[layer + 1], hooks);
-            options.LayerProgress?.Report((layer + 1 - startSlot, Layers - startSlot));
+            options.LayerProgress?.Report((layer + 1 - startSlot, endSlot - startSlot));
         }
 
         var logitValues = logits == LogitsMode.None ? null : Logits(stream, slots[Layers], logits);
-        if (hooks != null && hooks.Schedule.Captures(HookId.FinalNormalized))
+        if (endSlot == Layers && hooks != null && hooks.Schedule.Captures(HookId.FinalNormalized))
         {
             var normed = _scratch.Get("final_normalized", (long)stream.Rows * Width);
             FinalNorm(slots[Layers], normed, stream.Rows);
             hooks.Store(HookId.FinalNormalized, normed);
         }
-        for (int i = startSlot; i <= Layers; i++)
+        for (int i = startSlot; i <= endSlot; i++)
             if (!onHost[i] && Wanted(options.HostSlots, i)) _backend.Download(slots[i], stream.Slot(i));
         foreach (var (sequence, ids) in sequences.Zip(tokens))
         {
