@@ -169,6 +169,30 @@ public class CliTests
     }
 
     [Fact]
+    public void BenchOverheadsPricesAnSaeSplice()
+    {
+        using var temp = new TempFolder();
+        string sae = Directory.CreateDirectory(temp.File("sae")).FullName;
+        const int width = 64, features = 128;
+        var random = new Random(4);
+        float[] Values(int n) => Enumerable.Range(0, n).Select(_ => (float)(random.NextDouble() - 0.5) * 0.2f).ToArray();
+        File.WriteAllText(Path.Combine(sae, "cfg.json"), $"{{\"architecture\": \"standard\", \"d_in\": {width}, \"d_sae\": {features}, \"meta\": {{\"hook_name\": \"blocks.2.hook_resid_post\"}}}}");
+        Loading.SafetensorsWriter.Write(Path.Combine(sae, "sae_weights.safetensors"), [
+            Loading.TensorData.FromFloats("W_enc", [width, features], Values(width * features)), Loading.TensorData.FromFloats("b_enc", [features], Values(features)),
+            Loading.TensorData.FromFloats("W_dec", [features, width], Values(features * width)), Loading.TensorData.FromFloats("b_dec", [width], Values(width))]);
+        var (code, output, err) = Run("bench", "--model", ReferenceData.Stories260k, "--prompt-tokens", "8", "--gen-tokens", "2", "--repetitions", "1",
+            "--overheads", "--no-disk", "--sae", sae, "--budget", "60", "--precision", "1e9");
+        Assert.True(code == 0, err);
+        Assert.Matches(@"\| SAE splice +\| prefill +\| 1 +\| 8 +\|", output);
+        Assert.DoesNotContain("capture to disk", output);
+        Assert.Contains($"{4 * width * features:N0}", output); // the analytic flops per token: encode and decode
+
+        (code, _, err) = Run("bench", "--model", ReferenceData.Stories260k, "--sae", sae, "-r", "1", "--prompt-tokens", "4", "--gen-tokens", "0");
+        Assert.Equal(1, code);
+        Assert.Contains("add --overheads", err);
+    }
+
+    [Fact]
     public void WithoutModelTheBuiltInStories260kIsUsed()
     {
         var (code, output, err) = Run("inspect");

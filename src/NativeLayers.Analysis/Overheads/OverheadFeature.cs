@@ -21,7 +21,9 @@ public sealed record OverheadResult(OverheadFeature Feature, OverheadPhase Phase
 {
     public double Overhead => MedianRatio - 1;
     public double HalfWidth => (High - Low) / 2;
+    /// <summary>The interval's upper bound is under the target (always false for a feature without one).</summary>
     public bool Met => High - 1 <= Feature.Target;
+    public bool HasTarget => double.IsFinite(Feature.Target);
 }
 
 /// <summary>How a measurement runs: the work per repetition, the precision wanted and the time it may take.</summary>
@@ -36,6 +38,8 @@ public sealed record OverheadSettings
     public TimeSpan Budget { get; init; } = TimeSpan.FromMinutes(5);
     /// <summary>Include the dataset capture to disk (a temporary folder per repetition).</summary>
     public bool Disk { get; init; } = true;
+    /// <summary>An SAE to price spliced into its hook point at every position (null: none).</summary>
+    public Saes.SparseAutoencoder? Sae { get; init; }
 
     public void Validate()
     {

@@ -19,6 +19,7 @@ public sealed class OverheadMeasurement
     public const string SteerPerSequence = "per-sequence steering";
     public const string CaptureToHost = "capture all slots to host";
     public const string CaptureToDisk = "capture to disk";
+    public const string SaeSplice = "SAE splice";
     private const int PerSequenceVectors = 8, DiskShards = 4;
 
     private readonly Transformer _model;
@@ -85,6 +86,12 @@ public sealed class OverheadMeasurement
             new(SteerPerSequence, Math.Max(batch, PerSequenceVectors), both, Steering(layers, layers * PerSequenceVectors), 0.02),
             new(CaptureToHost, batch, both, new(slotBytes, 0, $"{layers + 1} slots × {width} floats kept per token instead of two reused buffers"), 0.02),
         };
+        if (_settings.Sae is { } sae)
+        {
+            double weights = 2.0 * sae.InputWidth * sae.Features;
+            features.Add(new(SaeSplice, batch, both, new(4 * weights / batch, 2 * weights,
+                $"encode and decode, 2 × {sae.InputWidth} × {sae.Features} multiply-adds per token; the weights read once per forward"), double.PositiveInfinity));
+        }
         if (_settings.Disk)
             features.Add(new(CaptureToDisk, batch, [OverheadPhase.Prefill],
                 new(2 * slotBytes, 0, $"{layers + 1} slots × {width} F32 per token to host and to a safetensors shard"), 1 / 0.98 - 1));
@@ -120,6 +127,10 @@ public sealed class OverheadMeasurement
             SteerEveryLayer => _plain with { Steering = EveryLayer() },
             SteerPerSequence => PerSequence(Enumerable.Range(0, PerSequenceVectors).Select(_ => EveryLayer()).ToArray(), feature.Batch),
             CaptureToHost => _plain with { HostSlots = null },
+            SaeSplice => _plain with
+            {
+                Steering = new SteeringPlan().Transform(Saes.SaeEvaluation.HookOf(_model, _settings.Sae!), new Saes.SaeSplice(_settings.Sae!)),
+            },
             _ => throw new ArgumentException($"unknown feature '{feature.Name}'.", nameof(feature)),
         };
     }

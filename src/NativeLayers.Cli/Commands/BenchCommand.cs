@@ -4,6 +4,7 @@ using NativeLayers.Loading;
 using NativeLayers.Runtime;
 using NativeLayers.Backends;
 using NativeLayers.Analysis.Overheads;
+using NativeLayers.Analysis.Saes;
 using Spectre.Console;
 
 namespace NativeLayers.Cli.Commands;
@@ -29,10 +30,12 @@ public static class BenchCommand
         var precision = new Option<double>("--precision") { Description = "With --overheads: stop a feature once its interval's half-width is at most this many percent.", DefaultValueFactory = _ => 0.5 };
         var budget = new Option<double>("--budget") { Description = "With --overheads: seconds the measurement may take in all (features not yet precise then report what they have).", DefaultValueFactory = _ => 300 };
         var noDisk = new Option<bool>("--no-disk") { Description = "With --overheads: leave out the dataset capture to disk (it writes temporary shards)." };
+        var sae = new Option<string?>("--sae") { Description = "With --overheads: also price this SAE spliced into its hook point (SAELens or sparsify folder, Gemma Scope params.npz).", HelpName = "DIR[@HOOK]" };
         command.Options.Add(overheads);
         command.Options.Add(precision);
         command.Options.Add(budget);
         command.Options.Add(noDisk);
+        command.Options.Add(sae);
         command.SetAction(parse =>
         {
             int p = parse.GetValue(promptTokens), g = parse.GetValue(genTokens), b = parse.GetValue(batch), reps = parse.GetValue(repetitions);
@@ -53,6 +56,7 @@ public static class BenchCommand
             console.Write(table);
             // Peak RSS counts the mapped weight pages the forwards touched, so it is read before the overhead runs add their own.
             console.WriteLine(ResidentMemory(weightBytes, b, p + g));
+            if (!parse.GetValue(overheads) && parse.GetValue(sae) != null) throw new NativeLayersException("--sae prices an SAE among the features of --overheads; add --overheads.");
             if (parse.GetValue(overheads))
             {
                 double percent = parse.GetValue(precision), seconds = parse.GetValue(budget);
@@ -61,6 +65,7 @@ public static class BenchCommand
                 var measurement = new OverheadMeasurement(m, new OverheadSettings
                 {
                     PromptTokens = p, DecodeTokens = g, Batch = b, Precision = percent / 100, Budget = TimeSpan.FromSeconds(seconds), Disk = !parse.GetValue(noDisk),
+                    Sae = parse.GetValue(sae) is { } spec ? SaeFiles.Load(spec) : null,
                 });
                 var results = ProgressBar.Run(console, "pricing the features", bar => measurement.Run(new SynchronousProgress<OverheadProgress>(o =>
                     bar.Report(((int)(1000 * Math.Max(o.Elapsed / o.Budget, (double)o.Precise / o.Cells)), 1000)))));
@@ -80,7 +85,7 @@ public static class BenchCommand
         foreach (var r in results)
             table.AddRow(Markup.Escape(r.Feature.Name), r.Phase.ToString().ToLowerInvariant(), r.Feature.Batch.ToString(), r.Pairs.ToString(),
                 Percent(r.Overhead), Markup.Escape($"[{Percent(r.Low - 1)}, {Percent(r.High - 1)}]"), $"{r.MicrosecondsPerToken:+0.0;-0.0}",
-                InspectCommand.Size((long)r.Feature.Cost.BytesPerToken), $"{r.Feature.Cost.FlopsPerToken:N0}", $"≤ {r.Feature.Target * 100:0.#} %", r.Met ? "yes" : "no");
+                InspectCommand.Size((long)r.Feature.Cost.BytesPerToken), $"{r.Feature.Cost.FlopsPerToken:N0}", r.HasTarget ? $"≤ {r.Feature.Target * 100:0.#} %" : "–", r.HasTarget ? (r.Met ? "yes" : "no") : "–");
         return table;
     }
 
