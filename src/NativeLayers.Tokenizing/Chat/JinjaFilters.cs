@@ -48,7 +48,8 @@ internal static class JinjaFilters
             case "reverse": return value is string s2 ? new string(s2.Reverse().ToArray()) : Items(value).Reverse().ToList();
             case "items": return Pairs(value);
             case "unique": return Items(value).Aggregate(new List<object?>(), (kept, x) => { if (!kept.Any(k => JinjaValues.Equals(k, x))) kept.Add(x); return kept; });
-            case "abs": return value is long l2 ? Math.Abs(l2) : Math.Abs(Number(value));
+            // An integer stays an integer (Python: abs(-3) is 3); the conditional alone would widen it to a float.
+            case "abs": return value is long l2 ? (object)Math.Abs(l2) : Math.Abs(Number(value));
             case "map":
                 if (keywords.TryGetValue("attribute", out var named) && named is string attr) return Items(value).Select(x => Get(x, attr)).ToList();
                 if (args.Count > 0 && args[0] is string filter) return Items(value).Select(x => Apply(filter, x, args.Skip(1).ToList(), new Dictionary<string, object?>())).ToList();
