@@ -35,6 +35,13 @@ public sealed class LlamaCppEngine : IPeerEngine
         if (level == LLamaLogLevel.Error) Console.Error.Write($"llama.cpp: {message}");
     });
 
+    /// <summary>llama.cpp's own report of the CPU features its loaded build uses (AVX512 = 1, …).</summary>
+    public static string SystemInfo()
+    {
+        object info = NativeApi.llama_print_system_info();
+        return (info is IntPtr pointer ? System.Runtime.InteropServices.Marshal.PtrToStringAnsi(pointer) : info.ToString())?.Trim() ?? "";
+    }
+
     public void Prefill(int[] tokens)
     {
         _context.NativeHandle.MemoryClear(true);

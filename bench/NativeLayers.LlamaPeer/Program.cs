@@ -32,6 +32,7 @@ foreach (var dtype in dtypes)
     var converted = LlamaGgufConverter.Convert(folder, Path.Combine(Options.CacheRoot, name + ".gguf"), Options.GgmlOf(dtype));
     Console.WriteLine($"{dtype}: {folder} → {converted.Path} ({converted.Bytes / 1e6:F0} MB)");
     using var llama = new LlamaCppEngine(converted.Path, threads, ContextTokens);
+    if (dtype == dtypes[0]) Console.WriteLine($"llama.cpp system info: {LlamaCppEngine.SystemInfo()}");
     using var native = new NativeLayersEngine(folder, threads);
     if (dtype == DType.F32)
     {
