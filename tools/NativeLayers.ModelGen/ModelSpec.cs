@@ -75,7 +75,7 @@ public sealed record ModelSpec
     public int EosTokenId => ModelType switch { "gpt2" => Vocab - 1, "gpt_neox" or "mamba" => 0, _ => ModelType == "gemma2" ? 1 : 2 };
 
     public static IReadOnlyList<string> PresetNames { get; } =
-        ["tiny", "llama-768", "llama-1b", "gpt2-tiny", "gpt2-small", "neox-tiny", "pythia-160m", "qwen3-tiny", "qwen3-0.6b",
+        ["tiny", "llama-768", "llama-1b", "llama-1.1b", "gpt2-tiny", "gpt2-small", "neox-tiny", "pythia-160m", "qwen3-tiny", "qwen3-0.6b",
             "gemma2-tiny", "gemma2-2b", "mixtral-tiny", "mamba-tiny", "mamba-130m"];
 
     public static ModelSpec Preset(string name) => name switch
@@ -84,6 +84,8 @@ public sealed record ModelSpec
         "llama-768" => new() { Hidden = 768, Layers = 12, Heads = 12, KvHeads = 12, Intermediate = 2048, Vocab = 32000 },
         // TinyLlama-1.1B's shape: grouped KV heads, untied head, ~2.2 GB in bf16.
         "llama-1b" => new() { Hidden = 2048, Layers = 22, Heads = 32, KvHeads = 4, Intermediate = 5632, Vocab = 32000 },
+        // Llama-3.2-1B's blocks (GQA 32 / 8, MLP 8192) with a 32000-id vocabulary and an untied head: 1.10 B params.
+        "llama-1.1b" => new() { Hidden = 2048, Layers = 16, Heads = 32, KvHeads = 8, Intermediate = 8192, Vocab = 32000 },
         "gpt2-tiny" => Gpt2(hidden: 64, layers: 2, heads: 4, vocab: 320, positions: 128),
         // openai-community/gpt2 (124 M): n_inner null = 4 · n_embd, tied head.
         "gpt2-small" => Gpt2(hidden: 768, layers: 12, heads: 12, vocab: 50257, positions: 1024),

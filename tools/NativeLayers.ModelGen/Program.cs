@@ -13,7 +13,7 @@ const string Usage = """
                        [--max-positions N] [--activation NAME] [--rotary-pct F] [--sequential] [--verify]
 
       --preset       base shape (default tiny); the dimension options override it. Presets:
-                       llama:    tiny, llama-768, llama-1b
+                       llama:    tiny, llama-768, llama-1b, llama-1.1b (2048 wide, 16 layers, GQA 32/8, MLP 8192)
                        gpt2:     gpt2-tiny, gpt2-small (GPT-2 124M shape, tied head)
                        qwen3:    qwen3-tiny, qwen3-0.6b (Qwen3-0.6B shape: head_dim 128, q/k norms, tied head)
                        gpt_neox: neox-tiny, pythia-160m (Pythia-160M shape, untied embed_out)
