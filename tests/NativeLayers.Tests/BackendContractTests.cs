@@ -2,6 +2,7 @@ using NativeLayers.Backends;
 using NativeLayers.Backends.Cpu;
 using NativeLayers.Backends.Gpu;
 using NativeLayers.Loading;
+using NativeLayers.Tests.Reference;
 
 namespace NativeLayers.Tests;
 
@@ -265,26 +266,6 @@ public sealed unsafe class BackendContractTests
         return output;
     }
 
-    private static double Erf(double x)
-    {
-        double sum = 0, term = x;
-        for (int n = 0; n < 80; n++)
-        {
-            sum += term / (2 * n + 1);
-            term *= -x * x / (n + 1);
-        }
-        return 2 / Math.Sqrt(Math.PI) * sum;
-    }
-
-    private static double Act(Activation activation, double x) => activation switch
-    {
-        Activation.Silu => x / (1 + Math.Exp(-x)),
-        Activation.Gelu => 0.5 * x * (1 + Erf(x / Math.Sqrt(2))),
-        Activation.GeluTanh => 0.5 * x * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x))),
-        Activation.Relu => Math.Max(0, x),
-        _ => throw new ArgumentOutOfRangeException(nameof(activation)),
-    };
-
     [Theory]
     [MemberData(nameof(TestDevices.Devices), MemberType = typeof(TestDevices))]
     public void ActivationsMatchTheirDefinitions(string device)
@@ -303,7 +284,7 @@ public sealed unsafe class BackendContractTests
                 var row = x.Skip(r * stride).Take(width).Select(v => (double)v).ToArray();
                 double max = row.Max(), sum = row.Sum(v => Math.Exp(v - max));
                 for (int c = 0; c < width; c++)
-                    expected[r * stride + c] = activation == Activation.SoluLn ? row[c] * Math.Exp(row[c] - max) / sum : Act(activation, row[c]);
+                    expected[r * stride + c] = activation == Activation.SoluLn ? row[c] * Math.Exp(row[c] - max) / sum : Float64Activations.Apply(activation, row[c]);
             }
             Close(expected, Get(backend, values, x.Length), $"{device} {activation}", 1e-5f);
 
@@ -315,7 +296,7 @@ public sealed unsafe class BackendContractTests
             var expectedGated = new double[rows * width];
             for (int r = 0; r < rows; r++)
                 for (int c = 0; c < width; c++)
-                    expectedGated[r * width + c] = Act(activation, fused[r * 2 * width + c]) * fused[r * 2 * width + width + c];
+                    expectedGated[r * width + c] = Float64Activations.Apply(activation, fused[r * 2 * width + c]) * fused[r * 2 * width + width + c];
             Close(expectedGated, Get(backend, gated, rows * width), $"{device} gated {activation}", 1e-5f);
         }
     }

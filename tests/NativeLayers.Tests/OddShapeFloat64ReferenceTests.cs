@@ -1,5 +1,6 @@
 using NativeLayers.Backends;
 using NativeLayers.Loading;
+using NativeLayers.Tests.Reference;
 
 namespace NativeLayers.Tests;
 
@@ -55,28 +56,6 @@ public sealed class OddShapeFloat64ReferenceTests
             }
     }
 
-    private static double Erf(double x)
-    {
-        // Maclaurin series: exact to double precision for |x| ≤ 3 with 80 terms; erf(x) = ±1 to double precision past 6.
-        if (Math.Abs(x) > 6) return Math.Sign(x);
-        double sum = 0, term = x;
-        for (int n = 0; n < 200; n++)
-        {
-            sum += term / (2 * n + 1);
-            term *= -x * x / (n + 1);
-        }
-        return 2 / Math.Sqrt(Math.PI) * sum;
-    }
-
-    private static double Act(Activation activation, double x) => activation switch
-    {
-        Activation.Silu => x / (1 + Math.Exp(-x)),
-        Activation.Gelu => 0.5 * x * (1 + Erf(x / Math.Sqrt(2))),
-        Activation.GeluTanh => 0.5 * x * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x))),
-        Activation.Relu => Math.Max(0, x),
-        _ => throw new ArgumentOutOfRangeException(nameof(activation)),
-    };
-
     [Theory]
     [MemberData(nameof(DevicesAndWidths))]
     public void ActivationsAndGatedActivationsMatchFloat64(string device, int width)
@@ -97,7 +76,7 @@ public sealed class OddShapeFloat64ReferenceTests
                 var row = x.Skip(r * stride).Take(width).Select(v => (double)v).ToArray();
                 double max = row.Max(), sum = row.Sum(v => Math.Exp(v - max));
                 for (int c = 0; c < width; c++)
-                    expected[r * stride + c] = activation == Activation.SoluLn ? row[c] * Math.Exp(row[c] - max) / sum : Act(activation, row[c]);
+                    expected[r * stride + c] = activation == Activation.SoluLn ? row[c] * Math.Exp(row[c] - max) / sum : Float64Activations.Apply(activation, row[c]);
             }
             Close(expected, TestBackends.Get(backend, values, x.Length), $"{device} {activation} width={width}", 2e-5f);
             if (activation == Activation.SoluLn) continue;
@@ -109,7 +88,7 @@ public sealed class OddShapeFloat64ReferenceTests
             var expectedGated = new double[rows * width];
             for (int r = 0; r < rows; r++)
                 for (int c = 0; c < width; c++)
-                    expectedGated[r * width + c] = Act(activation, fused[r * 2 * width + c]) * fused[r * 2 * width + width + c];
+                    expectedGated[r * width + c] = Float64Activations.Apply(activation, fused[r * 2 * width + c]) * fused[r * 2 * width + width + c];
             Close(expectedGated, TestBackends.Get(backend, gated, rows * width), $"{device} gated {activation} width={width}", 5e-5f);
         }
     }
