@@ -79,22 +79,12 @@ public static class TensorBytes
 /// </summary>
 public static class RotaryRowPermutation
 {
-    public static byte[] ToInterleaved(byte[] rows, int rowCount, int heads)
-    {
-        int rowBytes = CheckShape(rows, rowCount, heads, out int headDim);
-        var output = new byte[rows.Length];
-        for (int h = 0; h < heads; h++)
-        for (int i = 0; i < headDim / 2; i++)
-        for (int s = 0; s < 2; s++)
-        {
-            int from = h * headDim + s * (headDim / 2) + i, to = h * headDim + 2 * i + s;
-            rows.AsSpan(from * rowBytes, rowBytes).CopyTo(output.AsSpan(to * rowBytes, rowBytes));
-        }
-        return output;
-    }
+    public static byte[] ToInterleaved(byte[] rows, int rowCount, int heads) => Permute(rows, rowCount, heads, toInterleaved: true);
 
     /// <summary>The inverse: llama.cpp's adjacent-pair rows back to Hugging Face's rotate-half rows.</summary>
-    public static byte[] ToRotateHalf(byte[] rows, int rowCount, int heads)
+    public static byte[] ToRotateHalf(byte[] rows, int rowCount, int heads) => Permute(rows, rowCount, heads, toInterleaved: false);
+
+    private static byte[] Permute(byte[] rows, int rowCount, int heads, bool toInterleaved)
     {
         int rowBytes = CheckShape(rows, rowCount, heads, out int headDim);
         var output = new byte[rows.Length];
@@ -102,7 +92,8 @@ public static class RotaryRowPermutation
         for (int i = 0; i < headDim / 2; i++)
         for (int s = 0; s < 2; s++)
         {
-            int from = h * headDim + 2 * i + s, to = h * headDim + s * (headDim / 2) + i;
+            int rotateHalf = h * headDim + s * (headDim / 2) + i, interleaved = h * headDim + 2 * i + s;
+            var (from, to) = toInterleaved ? (rotateHalf, interleaved) : (interleaved, rotateHalf);
             rows.AsSpan(from * rowBytes, rowBytes).CopyTo(output.AsSpan(to * rowBytes, rowBytes));
         }
         return output;
